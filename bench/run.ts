@@ -1,0 +1,43 @@
+// `npm run bench [-- area …]`: runs bench/<area>.ts for each named area (all when none is named).
+// Each area module exports `run(): Promise<string>` returning a Markdown section, which is written
+// into bench/RESULTS.md between <!-- area:begin --> and <!-- area:end --> markers.
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { dirname, join } from 'node:path'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const resultsFile = join(here, 'RESULTS.md')
+
+async function areas(): Promise<string[]> {
+  const files = await readdir(here)
+  return files.filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_')).map((f) => f.slice(0, -3)).sort()
+}
+
+async function main(): Promise<void> {
+  const all = await areas()
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+  const chosen = wanted.length > 0 ? wanted : all
+  for (const area of chosen) {
+    if (!all.includes(area)) {
+      console.error(`no benchmark named "${area}" (have: ${all.join(', ') || 'none'})`)
+      process.exitCode = 2
+      return
+    }
+  }
+  let results = ''
+  try { results = await readFile(resultsFile, 'utf8') } catch { results = '# Benchmark results\n\nWritten by `npm run bench`; every table compares bootlab with the reference server measured in the same run on the same machine.\n' }
+  for (const area of chosen) {
+    console.log(`== bench ${area}`)
+    const mod = (await import(pathToFileURL(join(here, `${area}.ts`)).href)) as { run: () => Promise<string> }
+    const section = (await mod.run()).trim()
+    console.log(section)
+    const begin = `<!-- ${area}:begin -->`
+    const end = `<!-- ${area}:end -->`
+    const block = `${begin}\n${section}\n${end}`
+    const re = new RegExp(`${begin}[\\s\\S]*?${end}`)
+    results = re.test(results) ? results.replace(re, block) : `${results.trimEnd()}\n\n${block}\n`
+    await writeFile(resultsFile, results)
+  }
+}
+
+await main()
