@@ -30,3 +30,6 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# native helpers (e.g. the SO_BINDTODEVICE socket for DHCP), built with node-gyp against Node's headers
+npm run --silent --if-present build:native
