@@ -1,0 +1,12 @@
+// bootlab's exit codes, documented in the README.
+export const EXIT = {
+  OK: 0,
+  /** the configuration is invalid (check, serve) */
+  CONFIG: 1,
+  /** wrong command-line usage */
+  USAGE: 2,
+  /** serve could not start (port in use, missing permission, …) */
+  START: 3,
+  /** a command talking to a running server failed (unreachable, refused) */
+  REMOTE: 4,
+} as const

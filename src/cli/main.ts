@@ -1,0 +1,25 @@
+// bootlab's command line: one program, one subcommand per job.
+import { Command, CommanderError } from 'commander'
+import { version } from '../version.js'
+import { EXIT } from './exit-codes.js'
+import { serveCommand } from './serve.js'
+import { checkCommand } from './check.js'
+import { schemaCommand } from './schema.js'
+
+export function program(): Command {
+  const p = new Command('bootlab')
+    .description('netboot server for homelabs: DHCP (proxy or full), TFTP, HTTP, PoE power-cycling')
+    .version(version)
+    .exitOverride()
+  p.addCommand(serveCommand())
+  p.addCommand(checkCommand())
+  p.addCommand(schemaCommand())
+  return p
+}
+
+try {
+  await program().parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE)
+  throw err
+}

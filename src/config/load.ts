@@ -1,0 +1,184 @@
+// YAML text → validated Config, or every problem at once, each with file:line:column.
+import { readFile } from 'node:fs/promises'
+import { resolve as resolvePath } from 'node:path'
+import { LineCounter, parseDocument } from 'yaml'
+import type { z } from 'zod'
+import { Locator, pathString, type PathSeg } from './locate.js'
+import { explain } from './messages.js'
+import { crossCheck, type Problem } from './crosscheck.js'
+import { resolveConfig, resolveSwitch } from './resolve.js'
+import { didYouMean } from './names.js'
+import { machineSchema, profileSchema, serverSchema, SWITCH_DRIVERS, SWITCH_SCHEMAS, type RawConfig, type RawSwitch, type SwitchDriver } from './schema.js'
+import type { Config, ConfigIssue, LoadResult } from './types.js'
+
+/** Settings the command line may override (e.g. `bootlab serve --interface veth0`). */
+export interface ConfigOverrides {
+  interface?: string
+  advertise?: string
+  state_dir?: string
+  http_port?: number
+  tftp_port?: number
+  dhcp_mode?: 'proxy' | 'full' | 'off'
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv
+  /** read secret files (default true) */
+  readSecrets?: boolean
+  overrides?: ConfigOverrides
+}
+
+const TOP_KEYS = ['server', 'switches', 'profiles', 'machines']
+
+type AnyZod = z.ZodType
+interface Def { type: string; shape?: Record<string, AnyZod>; innerType?: AnyZod; in?: AnyZod; valueType?: AnyZod; element?: AnyZod }
+const defOf = (s: AnyZod): Def => (s as unknown as { _zod: { def: Def } })._zod.def
+
+/** The setting names a schema accepts at a path (for "did you mean"). */
+function keysAt(schema: AnyZod, path: PropertyKey[]): string[] {
+  let s: AnyZod | undefined = schema
+  const unwrap = (): void => {
+    for (let d = s && defOf(s); d && s; d = defOf(s)) {
+      if (d.innerType) s = d.innerType
+      else if (d.type === 'pipe' && d.in) s = d.in
+      else break
+    }
+  }
+  unwrap()
+  for (const seg of path) {
+    if (!s) return []
+    const d = defOf(s)
+    if (d.type === 'object' && d.shape) s = d.shape[String(seg)]
+    else if (d.type === 'record') s = d.valueType
+    else if (d.type === 'array') s = d.element
+    else return []
+    unwrap()
+  }
+  if (!s) return []
+  const d = defOf(s)
+  return d.type === 'object' && d.shape ? Object.keys(d.shape) : []
+}
+
+function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides | undefined): void {
+  if (!o) return
+  const server = (data.server && typeof data.server === 'object' ? data.server : (data.server = {})) as Record<string, unknown>
+  const sub = (k: string): Record<string, unknown> => (server[k] && typeof server[k] === 'object' ? server[k] : (server[k] = {})) as Record<string, unknown>
+  if (o.interface !== undefined) server.interface = o.interface
+  if (o.advertise !== undefined) server.advertise = o.advertise
+  if (o.state_dir !== undefined) server.state_dir = o.state_dir
+  if (o.http_port !== undefined) sub('http').port = o.http_port
+  if (o.tftp_port !== undefined) sub('tftp').port = o.tftp_port
+  if (o.dhcp_mode !== undefined) sub('dhcp').mode = o.dhcp_mode
+}
+
+export function parseConfig(text: string, file: string, opts: LoadOptions = {}): LoadResult {
+  const display = file
+  const abs = resolvePath(file)
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  const issue = (line: number, column: number, path: string, message: string): ConfigIssue => ({ file: display, line, column, path, message })
+  const warnings: ConfigIssue[] = doc.warnings.map((w) => issue(w.linePos?.[0]?.line ?? 0, w.linePos?.[0]?.col ?? 0, '', w.message.split('\n')[0]!))
+
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map((e) => {
+      const p = e.linePos?.[0] ?? lines.linePos(e.pos[0])
+      const msg = e.code === 'DUPLICATE_KEY' ? 'this key appears twice in the same mapping; keep one' : `YAML syntax: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`
+      return issue(p.line, p.col, '', msg)
+    })
+    return { ok: false, errors, warnings }
+  }
+
+  const locator = new Locator(doc, lines)
+  const problems: Problem[] = []
+  const data: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {}
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, errors: [issue(1, 1, '', 'the file must be a mapping with the sections server, switches, profiles and machines')], warnings }
+  }
+  const root = data as Record<string, unknown>
+  applyOverrides(root, opts.overrides)
+
+  for (const k of Object.keys(root)) {
+    if (!TOP_KEYS.includes(k)) problems.push({ path: [k], atKey: true, message: `unknown section "${k}"${didYouMean(k, TOP_KEYS) || ` (sections: ${TOP_KEYS.join(', ')})`}` })
+  }
+
+  // Each part is validated on its own, so one mistake never hides another.
+  const check = <S extends AnyZod>(schema: S, value: unknown, prefix: PathSeg[]): z.output<S> | undefined => {
+    const r = schema.safeParse(value)
+    if (r.success) return r.data
+    for (const i of r.error.issues) {
+      for (const e of explain(i, value, (p) => keysAt(schema, p))) problems.push({ ...e, path: [...prefix, ...e.path] })
+    }
+    return undefined
+  }
+  const section = (name: string): Record<string, unknown> => {
+    const v = root[name]
+    if (v === undefined || v === null) return {}
+    if (typeof v !== 'object' || Array.isArray(v)) {
+      problems.push({ path: [name], message: `must be a mapping of names to settings` })
+      return {}
+    }
+    return v as Record<string, unknown>
+  }
+
+  const server = check(serverSchema, root.server ?? {}, ['server'])
+  const profiles: RawConfig['profiles'] = {}
+  for (const [name, v] of Object.entries(section('profiles'))) {
+    const p = check(profileSchema, v ?? {}, ['profiles', name])
+    if (p) profiles[name] = p
+  }
+  const machines: RawConfig['machines'] = {}
+  for (const [name, v] of Object.entries(section('machines'))) {
+    const m = check(machineSchema, v ?? {}, ['machines', name])
+    if (m) machines[name] = m
+  }
+  const switches: Record<string, RawSwitch> = {}
+  const switchInfo = new Map<string, { protected: string[] }>()
+  for (const [name, v] of Object.entries(section('switches'))) {
+    const driver = (v as Record<string, unknown> | null)?.driver
+    if (typeof driver !== 'string' || !(SWITCH_DRIVERS as string[]).includes(driver)) {
+      problems.push({
+        path: ['switches', name, ...(driver === undefined ? [] : ['driver'])], atKey: driver === undefined,
+        message: driver === undefined ? `needs a driver: one of ${SWITCH_DRIVERS.join(', ')}` : `unknown driver "${String(driver)}"${didYouMean(String(driver), SWITCH_DRIVERS)} (drivers: ${SWITCH_DRIVERS.join(', ')})`,
+      })
+      const prot = (v as Record<string, unknown> | null)?.protected
+      switchInfo.set(name, { protected: Array.isArray(prot) ? prot.map(String) : [] })
+      continue
+    }
+    const sw = check(SWITCH_SCHEMAS[driver as SwitchDriver], v, ['switches', name]) as RawSwitch | undefined
+    if (sw) switches[name] = sw
+    const prot = (v as Record<string, unknown>).protected
+    switchInfo.set(name, { protected: sw ? sw.protected : Array.isArray(prot) ? prot.map(String) : [] })
+  }
+
+  let config: Config | undefined
+  // cross-checks run even when the server section is broken, so all mistakes show at once
+  const raw: RawConfig = { server: server ?? serverSchema.parse({ unknown: 'ignore' }), switches, profiles, machines }
+  problems.push(...crossCheck(raw, switchInfo).filter((p) => server || p.path[0] !== 'server'))
+  if (server) {
+    config = resolveConfig(abs, raw)
+  }
+  const resolved = Object.entries(switches).map(([name, sw]) => resolveSwitch(name, sw, resolvePath(abs, '..'), { env: opts.env ?? process.env, readSecrets: opts.readSecrets ?? true }, problems))
+  if (config) for (const sw of resolved) config.switches[sw.name] = sw
+
+  if (problems.length > 0 || !config) {
+    const errors = problems.map((p) => {
+      const pos = locator.at(p.path, { key: p.atKey })
+      return issue(pos.line, pos.column, pathString(p.path), p.message)
+    })
+    errors.sort((a, b) => a.line - b.line || a.column - b.column)
+    return { ok: false, errors, warnings }
+  }
+  return { ok: true, config, warnings }
+}
+
+export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? String(err)})`
+    return { ok: false, errors: [{ file, line: 0, column: 0, path: '', message: `the config file ${why}` }], warnings: [] }
+  }
+  return parseConfig(text, file, opts)
+}
