@@ -97,7 +97,7 @@ export interface GracefulConfig {
   command?: string
   /** how long to wait for the OS to stop answering (default 60) */
   timeout_seconds?: number
-  /** extra wait after it stopped answering, for disks to settle (default 3) */
+  /** extra wait after it stopped answering, for the OS to finish halting (default 5) */
   settle_seconds?: number
 }
 

@@ -9,7 +9,7 @@ import { PowerError, type CiscoIosSwitch } from '../types.js'
 export type IosMode = 'user' | 'priv' | 'config' | 'config-if' | 'config-other'
 
 /** A prompt alone on the last line: "sw>", "sw#", "sw(config)#", "sw(config-if)#". */
-const PROMPT = /(?:^|\n)([A-Za-z0-9._\-/]+)(\([a-z0-9\-]+\))?([>#]) ?$/
+const PROMPT = /(?:^|\n)([A-Za-z0-9._\-/]+)(\([a-z0-9-]+\))?([>#]) ?$/
 const PASSWORD = /(?:^|\n)\s*Password: ?$/
 const MORE = /\s*--More--\s*$/
 
@@ -125,6 +125,7 @@ export class IosShell {
 
   #clean(): string {
     // drop CRs and the backspace dance some pagers print
+    // eslint-disable-next-line no-control-regex
     return this.#buf.replace(/\r/g, '').replace(/\x08+ *\x08*/g, '')
   }
 
