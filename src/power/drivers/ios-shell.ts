@@ -96,7 +96,8 @@ export class IosShell {
       await shell.#wait([PROMPT], 'the first prompt')
     } catch (err) {
       shell.close()
-      throw err
+      // nothing was sent yet, so nothing can have been applied
+      throw err instanceof PowerError ? new PowerError(err.kind, err.message, { retryable: err.retryable, applied: false }) : err
     }
     shell.#takeReply('')
     return shell
