@@ -136,6 +136,15 @@ t.test('a hanging switch: timeouts, retries, then a failed event and the state r
   t.ok(sim.sessions >= 3, 'each timed-out session was dropped and a new one opened')
 })
 
+t.test('a switch that hangs during session set-up: failed, and the port is known unchanged', async (t) => {
+  const sim = await simulator(t, { hang: /^terminal length/ })
+  const { c } = cycler(t, { rack: ciscoSwitch(sim, { timeout_seconds: 1 }) })
+  const out = await c.cycle({ switch: 'rack', port: 'Gi1/0/3' }, 'test')
+  t.notOk(out.ok)
+  t.equal(out.reason, '127.0.0.1 did not answer "terminal length 0" within 1 s')
+  t.equal(out.port_state, 'unchanged')
+})
+
 t.test('slow switch: still works within the timeout', async (t) => {
   const sim = await simulator(t, { slowMs: 150 })
   const { c } = cycler(t, { rack: ciscoSwitch(sim, { off_seconds: 0.1 }) })

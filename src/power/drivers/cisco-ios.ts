@@ -63,7 +63,8 @@ export class CiscoIosDriver implements PowerDriver {
       await this.#prepare(shell)
     } catch (err) {
       shell.close()
-      throw err
+      // session set-up (paging, enable) never changes a port
+      throw err instanceof PowerError ? new PowerError(err.kind, err.message, { retryable: err.retryable, applied: false }) : err
     }
     this.#shell = shell
     return shell
