@@ -1,6 +1,7 @@
 // `bootlab power on|off|cycle|status MACHINE`: against a running server (its HTTP API), or on
-// its own with --config FILE (first set-up, scripts). Exit status: 0 done, 1 the action failed,
-// 2 usage or configuration error.
+// its own with --config FILE (first set-up, scripts). Exit status (see EXIT in exit-codes.ts):
+// 0 done, 1 the configuration is invalid, 2 usage (unknown machine, no power:, protected port),
+// 4 the server is unreachable or refused the token, 5 the power action failed.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
@@ -10,7 +11,7 @@ import type { PowerOutcome } from '../power/cycler.js'
 import type { StepEvent } from '../power/events.js'
 import { MemoryJournal, SqliteJournal, type PowerJournal } from '../power/journal.js'
 import { PowerService, type PortReport } from '../power/service.js'
-import { errorMessage, type PowerConfig } from '../power/types.js'
+import { PowerError, errorMessage, type PowerConfig } from '../power/types.js'
 
 export interface StandaloneConfig {
   power: PowerConfig
@@ -19,6 +20,17 @@ export interface StandaloneConfig {
 }
 
 export type LoadResult = { ok: true; config: StandaloneConfig } | { ok: false, errors: string[] }
+
+export const POWER_EXIT = { OK: 0, CONFIG: 1, USAGE: 2, REMOTE: 4, FAILED: 5 } as const
+
+interface Issue { file?: string; line?: number; column?: number; path?: string; message?: string }
+
+function formatIssue(e: unknown): string {
+  if (typeof e === 'string') return e
+  const i = e as Issue
+  const where = i.line ? `${i.file}:${i.line}:${i.column}` : (i.file ?? '')
+  return `${where}${i.path ? ` ${i.path}:` : ''} ${i.message ?? JSON.stringify(e)}`.trim()
+}
 
 /**
  * The one place the CLI reads the YAML file, through the config module's
@@ -30,7 +42,7 @@ export async function loadForPower(file: string): Promise<LoadResult> {
     loadConfig(file: string): Promise<{ ok: true; config: PowerConfig & { server?: { state_dir?: string } } } | { ok: false; errors: unknown[] }>
   }
   const r = await mod.loadConfig(file)
-  if (!r.ok) return { ok: false, errors: r.errors.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))) }
+  if (!r.ok) return { ok: false, errors: r.errors.map(formatIssue) }
   const stateDir = r.config.server?.state_dir
   return { ok: true, config: { power: r.config, ...(stateDir ? { stateDir } : {}) } }
 }
@@ -83,7 +95,7 @@ async function standalone(action: Action, machine: string, opts: Opts, deps: Req
   const loaded = await deps.loadConfig(opts.config!)
   if (!loaded.ok) {
     for (const e of loaded.errors) deps.err(e)
-    return 2
+    return POWER_EXIT.CONFIG
   }
   const { journal, close } = openJournal(loaded.config.stateDir)
   const svc = new PowerService({ config: loaded.config.power, journal, log: silentLogger() })
@@ -92,15 +104,16 @@ async function standalone(action: Action, machine: string, opts: Opts, deps: Req
     if (action === 'status') {
       const r = await svc.status(machine)
       deps.out(opts.json ? JSON.stringify(r) : describeReport(r))
-      return 0
+      return POWER_EXIT.OK
     }
     const o = action === 'cycle' ? await svc.cycle(machine, 'bootlab power cycle (CLI)')
       : action === 'on' ? await svc.on(machine, 'bootlab power on (CLI)') : await svc.off(machine, 'bootlab power off (CLI)')
     deps.out(opts.json ? JSON.stringify(o) : describeOutcome(o))
-    return o.ok ? 0 : 1
+    return o.ok ? POWER_EXIT.OK : POWER_EXIT.FAILED
   } catch (err) {
     deps.err(`bootlab power ${action} ${machine}: ${errorMessage(err)}`)
-    return 2
+    // a machine/switch/port problem is a usage error; a switch that cannot be read is a failure
+    return err instanceof PowerError && (err.kind === 'config' || err.kind === 'refused') ? POWER_EXIT.USAGE : POWER_EXIT.FAILED
   } finally {
     await svc.stop()
     close()
@@ -120,23 +133,23 @@ async function viaServer(action: Action, machine: string, opts: Opts, deps: Requ
       : await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ action }), signal: AbortSignal.timeout(300_000) })
   } catch (err) {
     deps.err(`cannot reach the bootlab server at ${base}: ${errorMessage(err)} (or use --config FILE to act without a server)`)
-    return 2
+    return POWER_EXIT.REMOTE
   }
   const text = await res.text()
   let body: unknown
   try { body = JSON.parse(text) } catch { body = { error: text.slice(0, 200) } }
   if (opts.json) deps.out(JSON.stringify(body))
   const error = (body as { error?: string }).error
-  if (res.status === 401 || res.status === 403) {
-    if (!opts.json) deps.err(`${res.status}: ${error ?? 'not allowed'}${res.status === 401 ? ' (give the API token with --token or BOOTLAB_TOKEN)' : ''}`)
-    return 2
+  if (res.status === 401) {
+    if (!opts.json) deps.err(`401: ${error ?? 'not allowed'} (give the API token with --token or BOOTLAB_TOKEN)`)
+    return POWER_EXIT.REMOTE
   }
   if (error !== undefined) {
     if (!opts.json) deps.err(`bootlab power ${action} ${machine}: ${error}`)
-    return res.status >= 500 ? 1 : 2
+    return res.status === 502 ? POWER_EXIT.FAILED : res.status >= 500 ? POWER_EXIT.REMOTE : POWER_EXIT.USAGE
   }
   if (!opts.json) deps.out(action === 'status' ? describeReport(body as PortReport) : describeOutcome(body as PowerOutcome))
-  return action === 'status' || (body as PowerOutcome).ok ? 0 : 1
+  return action === 'status' || (body as PowerOutcome).ok ? POWER_EXIT.OK : POWER_EXIT.FAILED
 }
 
 /** The `power` command for the bootlab CLI (registered by src/cli/main.ts). */

@@ -38,7 +38,7 @@ async function sendShutdown(cfg: GracefulConfig, key: Buffer, log: Logger): Prom
   const hostKey = pinnedHostKey(cfg.host_key)
   const client = new Client()
   client.on('error', () => {})
-  const command = cfg.command ?? 'sudo poweroff'
+  const command = cfg.command ?? 'sudo systemctl poweroff'
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve())

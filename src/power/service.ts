@@ -31,6 +31,7 @@ export interface PortReport {
 }
 
 export class PowerService {
+  readonly name = 'power'
   readonly events: PowerEvents
   readonly #cycler: PowerCycler
   readonly #assign: AssignFlow

@@ -93,7 +93,7 @@ export interface GracefulConfig {
   user: string
   key_file: string
   host_key: string
-  /** default: sudo poweroff */
+  /** default: sudo systemctl poweroff */
   command?: string
   /** how long to wait for the OS to stop answering (default 60) */
   timeout_seconds?: number

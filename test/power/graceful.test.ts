@@ -22,7 +22,7 @@ const userKey = utils.generateKeyPairSync('ed25519')
 writeFileSync(join(dir, 'id_ed25519'), userKey.private, { mode: 0o600 })
 const userPub = utils.parseKey(userKey.public) as ssh2.ParsedKey
 
-/** A machine running an OS: accepts `sudo poweroff` from the right key, then stops answering. */
+/** A machine running an OS: accepts `sudo systemctl poweroff` from the right key, then stops answering. */
 async function fakeOs(opts: { ignorePoweroff?: boolean } = {}) {
   const hostKey = utils.generateKeyPairSync('ed25519')
   const commands: string[] = []
@@ -41,7 +41,7 @@ async function fakeOs(opts: { ignorePoweroff?: boolean } = {}) {
       commands.push(info.command)
       ch.exit(0)
       ch.close()
-      if (info.command === 'sudo poweroff' && !opts.ignorePoweroff) {
+      if (info.command === 'sudo systemctl poweroff' && !opts.ignorePoweroff) {
         setTimeout(() => { stoppedAt = Date.now(); server.close(); for (const c of conns) c.end() }, 300)
       }
     })))
@@ -73,10 +73,10 @@ t.test('graceful shutdown, then the cycle cuts PoE only after the OS stopped ans
   const events = record(c.events)
   const out = await c.cycle({ machine: 'pi-03', switch: 'rack', port: 'Gi1/0/3', graceful: cfg(os) }, 'test')
   t.ok(out.ok, out.reason ?? 'ok')
-  t.same(os.commands, ['sudo poweroff'])
+  t.same(os.commands, ['sudo systemctl poweroff'])
   const steps = events.filter((e) => e.name === 'power.step').map((e) => `${e.ev.step}:${e.ev.ok}`)
   t.same(steps.slice(0, 2), ['graceful:true', 'off:true'])
-  t.match(events.find((e) => e.ev.step === 'graceful')!.ev.detail, /sent "sudo poweroff"; 127\.0\.0\.1 stopped answering after/)
+  t.match(events.find((e) => e.ev.step === 'graceful')!.ev.detail, /sent "sudo systemctl poweroff"; 127\.0\.0\.1 stopped answering after/)
   const offAt = sim.log.find((l) => l.line === 'power inline never')!.at
   t.ok(os.stoppedAt() > 0 && offAt >= os.stoppedAt(), 'PoE was cut after the OS stopped answering')
 })
