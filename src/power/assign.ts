@@ -22,6 +22,9 @@ export interface AssignFlowOptions {
   debounceMs?: number
 }
 
+/** how long a reload carrying an API assignment counts as its echo */
+const API_ECHO_MS = 60_000
+
 interface Pending {
   from: string | undefined
   to: string | undefined
@@ -33,6 +36,8 @@ export class AssignFlow {
   readonly #debounceMs: number
   readonly #pending = new Map<string, Pending>()
   readonly #running = new Set<Promise<unknown>>()
+  /** profiles assigned through the API: the reload that follows (if the API edits the YAML) is not a new assignment */
+  readonly #viaApi = new Map<string, { profile: string; at: number }>()
 
   constructor(opts: AssignFlowOptions) {
     this.#opts = opts
@@ -53,6 +58,11 @@ export class AssignFlow {
       return
     }
     if (ev.type !== 'machine.profile_changed') return
+    const api = this.#viaApi.get(ev.machine)
+    if (api && api.profile === ev.to && Date.now() - api.at < API_ECHO_MS) {
+      this.#viaApi.delete(ev.machine)
+      return // the API already cycled for this assignment
+    }
     const prev = this.#pending.get(ev.machine)
     if (prev) clearTimeout(prev.timer)
     const name = ev.machine
@@ -92,6 +102,7 @@ export class AssignFlow {
    */
   async assignNow(name: string, profile: string): Promise<PowerOutcome | null> {
     this.#cancel(name)
+    this.#viaApi.set(name, { profile, at: Date.now() })
     if (!this.#eligible(name)) return null
     return this.#start(name, `profile assigned: ${profile}`)
   }

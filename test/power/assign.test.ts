@@ -67,6 +67,11 @@ t.test('API assignment cycles at once and absorbs a pending edit of the same mac
   const out = await svc.assigned('pi-03', 'b')
   t.ok(out?.ok)
   t.equal(await svc.assigned('pc-01', 'x'), null, 'no power: → no cycle')
+  // the API wrote the YAML: the reload reports the same change; it is not a second assignment
+  svc.onConfigChange({ type: 'machine.profile_changed', machine: 'pi-03', from: 'a', to: 'b' })
   await sleep(600)
-  t.equal(events.filter((e) => e.name === 'power.cycle.started').length, 1)
+  t.equal(events.filter((e) => e.name === 'power.cycle.started').length, 1, 'one cycle in all')
+  svc.onConfigChange({ type: 'machine.profile_changed', machine: 'pi-03', from: 'b', to: 'c' })
+  for (let i = 0; i < 50 && events.filter((e) => e.name === 'power.cycle.done').length < 2; i++) await sleep(100)
+  t.equal(events.filter((e) => e.name === 'power.cycle.started').length, 2, 'a later edit is a new assignment')
 })
