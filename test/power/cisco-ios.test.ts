@@ -28,7 +28,7 @@ function cycler(t: Teardown, switches: Record<string, CiscoIosSwitch>) {
 const failed = (events: ReturnType<typeof record>) => events.filter((e) => e.name === 'power.cycle.failed').map((e) => e.ev)
 
 t.test('a cycle turns the port off, waits off_seconds, turns it on, and verifies both', async (t) => {
-  const sim = await simulator(t, { enableSecret: 'en4ble', detectMs: 300, syslog: true })
+  const sim = await simulator(t, { enableSecret: 'en4ble', detectMs: 1500, syslog: true })
   const sw = ciscoSwitch(sim, { off_seconds: 1 })
   const { c, journal, events } = cycler(t, { rack: sw })
   const out = await c.cycle({ machine: 'pi-03', switch: 'rack', port: 'Gi1/0/3' }, 'test')
