@@ -35,7 +35,7 @@ export function buildPool(c: PoolConfig): Pool {
   if (last < first) throw new Error(`pool ${c.start}-${c.end}: end before start`)
   if (!inSubnet(first, net) || !inSubnet(last, net)) throw new Error(`pool ${c.start}-${c.end} is not inside ${c.subnet}`)
   if (first === net.network || last === broadcastOf(net)) throw new Error(`pool ${c.start}-${c.end} includes the network or broadcast address of ${c.subnet}`)
-  if (!Number.isInteger(c.leaseSeconds) || c.leaseSeconds < 60) throw new Error('leaseSeconds must be an integer >= 60')
+  if (!Number.isInteger(c.leaseSeconds) || c.leaseSeconds < 10) throw new Error('leaseSeconds must be an integer >= 10')
   if (c.router !== undefined && !inSubnet(c.router, net)) throw new Error(`router ${c.router} is not inside ${c.subnet}`)
   return { ...c, net, first, last }
 }

@@ -53,6 +53,11 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
     return this.engine ? this.serverAddress : null
   }
 
+  /** 'device' when the native helper bound the sockets to the interface, 'address' in the fallback */
+  get binding(): 'device' | 'address' | null {
+    return this.sockets[0]?.binding ?? null
+  }
+
   private serverAddress = ''
 
   async start(): Promise<void> {
