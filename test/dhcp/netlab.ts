@@ -21,8 +21,8 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-export async function startServer(lab: Lab, host: string, opts: Record<string, unknown>): Promise<RunningServer> {
-  const child = lab.spawn(host, [process.execPath, '--import', 'tsx', join(FIXTURES, 'server.ts'), JSON.stringify({ events: true, ...opts })], { stdio: ['pipe', 'pipe', 'pipe'] })
+export async function startServer(lab: Lab, host: string, opts: Record<string, unknown>, env: Record<string, string> = {}): Promise<RunningServer> {
+  const child = lab.spawn(host, [process.execPath, '--import', 'tsx', join(FIXTURES, 'server.ts'), JSON.stringify({ events: true, ...opts })], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   const messages: Msg[] = []
   const waiters = new Set<{ pred: (m: Msg) => boolean; resolve: (m: Msg) => void }>()
   let stderr = ''
