@@ -116,6 +116,7 @@ export class LeaseTable {
   private readonly byIp = new Map<number, Lease>()
   private readonly byKey = new Map<string, number>()
   private readonly offers = new Map<number, Offer>()
+  private readonly offerByKey = new Map<string, number>()
   private readonly cursor = new Map<Pool, number>()
 
   constructor(leases: Lease[] = []) {
@@ -162,8 +163,9 @@ export class LeaseTable {
    * belongs to another machine's reservation.
    */
   choose(pool: Pool, key: string, requested: string | null, now: number, reserved: (ip: string) => boolean): number | null {
-    const mine = this.byKey.get(key)
-    if (mine !== undefined && inRange(pool, mine) && this.availableTo(mine, key, now) && !reserved(intToIp(mine))) return mine
+    for (const mine of [this.byKey.get(key), this.offerByKey.get(key)]) {
+      if (mine !== undefined && inRange(pool, mine) && this.availableTo(mine, key, now) && !reserved(intToIp(mine))) return mine
+    }
     if (requested !== null) {
       let r: number | null = null
       try { r = ipToInt(requested) } catch { r = null }
@@ -191,10 +193,20 @@ export class LeaseTable {
   }
 
   offer(ip: number, key: string, now: number): void {
+    const prev = this.offerByKey.get(key)
+    if (prev !== undefined && prev !== ip) this.offers.delete(prev)
     this.offers.set(ip, { key, expiresAt: now + OFFER_HOLD_MS })
+    this.offerByKey.set(key, ip)
     if (this.offers.size > 4096) {
-      for (const [n, o] of this.offers) if (o.expiresAt <= now) this.offers.delete(n)
+      for (const [n, o] of this.offers) if (o.expiresAt <= now) this.dropOffer(n)
     }
+  }
+
+  private dropOffer(ip: number): void {
+    const o = this.offers.get(ip)
+    if (!o) return
+    this.offers.delete(ip)
+    if (this.offerByKey.get(o.key) === ip) this.offerByKey.delete(o.key)
   }
 
   offeredTo(key: string, ip: number, now: number): boolean {
@@ -204,7 +216,8 @@ export class LeaseTable {
 
   /** the client took another server's offer */
   withdrawOffers(key: string): void {
-    for (const [n, o] of this.offers) if (o.key === key) this.offers.delete(n)
+    const n = this.offerByKey.get(key)
+    if (n !== undefined) this.dropOffer(n)
   }
 
   bind(ip: number, mac: string, clientId: string | null, hostname: string | null, expiresAt: number): Lease {
@@ -214,7 +227,7 @@ export class LeaseTable {
       const old = this.byIp.get(prev)
       if (old && old.state !== 'declined') this.byIp.delete(prev)
     }
-    this.offers.delete(ip)
+    this.dropOffer(ip)
     const l: Lease = { ip: intToIp(ip), mac, clientId, hostname, state: 'bound', expiresAt }
     this.put(l)
     return l
@@ -235,7 +248,7 @@ export class LeaseTable {
       if (!this.offeredTo(key, n, now)) return null
     }
     this.byKey.delete(key)
-    this.offers.delete(n)
+    this.dropOffer(n)
     const d: Lease = { ip, mac: l?.mac ?? '', clientId: null, hostname: null, state: 'declined', expiresAt: now + DECLINE_HOLD_MS }
     this.byIp.set(n, d)
     return d
