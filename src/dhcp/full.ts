@@ -96,8 +96,12 @@ export class FullMode {
     switch (type) {
       case MessageType.DISCOVER: {
         let ip: number | null
-        if (myReservation !== null) ip = this.table.availableTo(myReservation, key, now) ? myReservation : null
-        else ip = this.table.choose(pool, key, optIp(req, Opt.REQUESTED_IP) ?? null, now, reserved)
+        if (myReservation !== null) {
+          if (!this.table.availableTo(myReservation, key, now)) return { kind: 'drop', reason: 'reserved-address-in-use' }
+          ip = myReservation
+        } else {
+          ip = this.table.choose(pool, key, optIp(req, Opt.REQUESTED_IP) ?? null, now, reserved)
+        }
         if (ip === null) return { kind: 'drop', reason: 'pool-exhausted' }
         this.table.offer(ip, key, now)
         const reply = baseReply(req, MessageType.OFFER, this.o.serverAddress)
