@@ -17,10 +17,6 @@ export function intToIp(n: number): string {
   return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
 }
 
-export function isIpv4(s: string): boolean {
-  try { ipToInt(s); return true } catch { return false }
-}
-
 export function prefixToMask(prefix: number): number {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`bad prefix length ${prefix}`)
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
