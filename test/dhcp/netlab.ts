@@ -1,5 +1,6 @@
 // Running the bootlab DHCP fixture server and DHCP clients inside a test lab's namespaces.
-import type { ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { promisify } from 'node:util'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
@@ -85,4 +86,19 @@ export function parseClientLog(text: string): Array<Record<string, string>> {
     }
     return rec
   })
+}
+
+/**
+ * Starts a QEMU guest on a tap in the lab's bridge namespace ("@TAP@" in argv becomes the tap's name).
+ * The caller kills it (by PID) in teardown, before the lab's namespaces are deleted.
+ */
+export async function startGuest(lab: Lab, tapPrefix: string, argv: string[]): Promise<{ child: ChildProcess; tap: string }> {
+  const run = promisify(execFile)
+  const brNs = `blt-${lab.id}-br`
+  const tap = `${tapPrefix}${lab.id}`
+  await run('ip', ['-n', brNs, 'tuntap', 'add', 'dev', tap, 'mode', 'tap'])
+  await run('ip', ['-n', brNs, 'link', 'set', tap, 'master', 'br0', 'up'])
+  const [cmd, ...rest] = argv
+  const child = spawn('ip', ['netns', 'exec', brNs, cmd!, ...rest.map((a) => a.replace('@TAP@', tap))], { stdio: 'ignore' })
+  return { child, tap }
 }

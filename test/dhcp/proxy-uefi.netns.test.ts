@@ -2,17 +2,15 @@
 // UEFI is built from) sends arch 11; dnsmasq hands out the address, bootlab the arm64 boot file, and
 // the firmware then asks bootlab's TFTP address for exactly that file.
 import t from 'tap'
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { promisify } from 'node:util'
 import { createLab, isRoot } from '../helpers/netns.js'
-import { FIXTURES, startServer, until } from './netlab.js'
+import { FIXTURES, startGuest, startServer, until } from './netlab.js'
 
-const run = promisify(execFile)
 const GUEST_MAC = '52:54:00:a6:40:0b'
 const CODE = '/usr/share/AAVMF/AAVMF_CODE.fd'
 const VARS = '/usr/share/AAVMF/AAVMF_VARS.fd'
@@ -21,8 +19,6 @@ const skip = !isRoot() ? 'needs root' : !existsSync(CODE) ? 'needs qemu-efi-aarc
 t.test('proxy mode: AAVMF arm64 UEFI PXE gets its address from dnsmasq and the arm64 iPXE file from bootlab', { skip }, async (t) => {
   const lab = await createLab({ hosts: { router: 1, srv: 2 } })
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-uefi-'))
-  const brNs = `blt-${lab.id}-br`
-  const tap = `tu${lab.id}`
   let qemu: ChildProcess | null = null
   t.teardown(async () => {
     if (qemu && qemu.exitCode === null) { qemu.kill('SIGKILL'); await new Promise((r) => setTimeout(r, 200)) }
@@ -38,12 +34,9 @@ t.test('proxy mode: AAVMF arm64 UEFI PXE gets its address from dnsmasq and the a
   createInterface({ input: probe.stdout! }).on('line', (l) => { const m = JSON.parse(l) as { file?: string; remote: string }; if (m.file) rrqs.push(m as { file: string; remote: string }) })
 
   await copyFile(VARS, join(dir, 'vars.fd'))
-  await run('ip', ['-n', brNs, 'tuntap', 'add', 'dev', tap, 'mode', 'tap'])
-  await run('ip', ['-n', brNs, 'link', 'set', tap, 'master', 'br0', 'up'])
-  qemu = spawn('ip', ['netns', 'exec', brNs, 'qemu-system-aarch64', '-M', 'virt', '-cpu', 'cortex-a57', '-m', '512', '-nodefaults', '-display', 'none',
+  qemu = (await startGuest(lab, 'tu', ['qemu-system-aarch64', '-M', 'virt', '-cpu', 'cortex-a57', '-m', '512', '-nodefaults', '-display', 'none',
     '-drive', `if=pflash,format=raw,readonly=on,file=${CODE}`, '-drive', `if=pflash,format=raw,file=${join(dir, 'vars.fd')}`,
-    '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n0,mac=${GUEST_MAC},romfile=`,
-    '-serial', `file:${join(dir, 'serial.log')}`], { stdio: 'ignore' })
+    '-netdev', 'tap,id=n0,ifname=@TAP@,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${GUEST_MAC},romfile=`])).child
 
   const rrq = await until(() => rrqs[0], 150000, 'the firmware asking bootlab for its boot file over TFTP')
   t.equal(rrq.file, 'ipxe/snp-arm64.efi', 'arm64 UEFI asked for the arm64 iPXE file')

@@ -3,23 +3,19 @@
 // bootlab (it then fetches the boot script from the URL bootlab gave); a plain dhclient gets nothing
 // from bootlab.
 import t from 'tap'
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { promisify } from 'node:util'
 import { createLab, isRoot } from '../helpers/netns.js'
-import { CLIENT_SCRIPT, FIXTURES, parseClientLog, startServer, until } from './netlab.js'
+import { CLIENT_SCRIPT, FIXTURES, parseClientLog, startGuest, startServer, until } from './netlab.js'
 
-const run = promisify(execFile)
 const GUEST_MAC = '52:54:00:b0:07:01'
 
 t.test('proxy mode beside dnsmasq: iPXE boots from bootlab, dhclient gets nothing from it', { skip: !isRoot() && 'needs root' }, async (t) => {
   const lab = await createLab({ hosts: { router: 1, srv: 2, plain: 0 } })
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-proxy-'))
-  const brNs = `blt-${lab.id}-br`
-  const tap = `tq${lab.id}`
   let qemu: ChildProcess | null = null
   t.teardown(async () => {
     if (qemu && qemu.exitCode === null) { qemu.kill('SIGKILL'); await new Promise((r) => setTimeout(r, 200)) }
@@ -40,11 +36,8 @@ t.test('proxy mode beside dnsmasq: iPXE boots from bootlab, dhclient gets nothin
   lab.spawn('plain', ['dhclient', '-4', '-d', '-v', '-cf', '/dev/null', '-lf', join(dir, 'plain.leases'), '-pf', join(dir, 'plain.pid'), '-sf', CLIENT_SCRIPT, '-e', `LOG=${plog}`, 'net0'])
 
   // a real PXE client: QEMU (TCG) with its iPXE network ROM, on a tap in the bridge namespace
-  await run('ip', ['-n', brNs, 'tuntap', 'add', 'dev', tap, 'mode', 'tap'])
-  await run('ip', ['-n', brNs, 'link', 'set', tap, 'master', 'br0', 'up'])
-  qemu = spawn('ip', ['netns', 'exec', brNs, 'qemu-system-x86_64', '-nodefaults', '-display', 'none', '-accel', 'tcg', '-m', '128',
-    '-boot', 'n', '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `e1000,netdev=n0,mac=${GUEST_MAC}`,
-    '-serial', `file:${join(dir, 'serial.log')}`], { stdio: 'ignore' })
+  qemu = (await startGuest(lab, 'tq', ['qemu-system-x86_64', '-nodefaults', '-display', 'none', '-accel', 'tcg', '-m', '128',
+    '-boot', 'n', '-netdev', 'tap,id=n0,ifname=@TAP@,script=no,downscript=no', '-device', `e1000,netdev=n0,mac=${GUEST_MAC}`])).child
 
   const plainMac = lab.hosts.plain!.mac
   const pb = await until(async () => { try { return parseClientLog(await readFile(plog, 'utf8')).find((e) => e.event === 'bound') } catch { return undefined } }, 30000, 'plain dhclient bound')
