@@ -11,7 +11,7 @@ export interface BootDecision {
   bootFile?: string
   /** reply as UEFI HTTP boot (option 60 "HTTPClient"); bootFile must then be a URL */
   httpBoot?: boolean
-  /** TFTP server (siaddr, option 54 in proxy mode, option 66); defaults to the DHCP server's address */
+  /** TFTP server (siaddr and option 66; option 54 stays the DHCP server); defaults to the DHCP server's address */
   tftpServer?: string
   /** PXE menu text for a Raspberry Pi (default "Raspberry Pi Boot"); used only for class 'rpi' */
   piMenuText?: string
