@@ -1,0 +1,250 @@
+// The DHCP engine without sockets: bytes in → (bytes, destination) out, with counters and typed
+// events. Every received packet ends up counted exactly once: answered, accepted (RELEASE/DECLINE,
+// which get no reply) or dropped with a reason.
+import { EventEmitter } from 'node:events'
+import type { Logger } from '../log.js'
+import { classify, type ClassifiedClient, type ClientClass } from './classify.js'
+import { FullMode, type FullOutcome } from './full.js'
+import { inSubnet, type Subnet } from './ip.js'
+import { LeaseTable, MemoryLeaseStore, type LeaseStore, type PoolConfig } from './leases.js'
+import { BOOTREQUEST, DecodeError, EncodeError, Opt, decodePacket, encodePacket, messageTypeName, optU8, type DhcpPacket } from './packet.js'
+import type { DhcpPolicy } from './policy.js'
+import { ProxyMode, type ProxyOutcome } from './proxy.js'
+import { echoRelayInfo, maxReplySize, type Destination } from './replies.js'
+
+export type DhcpMode = 'proxy' | 'full'
+export type PortKind = 'dhcp' | 'pxe'
+
+/** One DHCP message, as the machine history records it. */
+export interface DhcpClientEvent {
+  mode: DhcpMode
+  /** 'dhcp' = port 67, 'pxe' = the PXE boot-server port 4011 */
+  port: PortKind
+  mac: string
+  class: ClientClass
+  arch: number | null
+  /** transaction id, 8 hex digits */
+  xid: string
+  /** Raspberry Pi serial (its TFTP prefix), from option 97 */
+  rpiSerial: string | null
+  /** relay agent address (giaddr), when relayed */
+  relay: string | null
+  /** address offered / acknowledged / released (null when none) */
+  ip: string | null
+  /** boot file or URL in the reply (null: none, e.g. a Pi, or a client the policy gives no boot) */
+  bootFile: string | null
+}
+
+export interface DhcpDropEvent {
+  reason: string
+  from: string
+  mac: string | null
+}
+
+export interface DhcpEvents {
+  discover: [DhcpClientEvent]
+  request: [DhcpClientEvent]
+  inform: [DhcpClientEvent]
+  release: [DhcpClientEvent]
+  decline: [DhcpClientEvent]
+  offer: [DhcpClientEvent]
+  ack: [DhcpClientEvent]
+  nak: [DhcpClientEvent]
+  drop: [DhcpDropEvent]
+}
+
+export interface DhcpStats {
+  received: number
+  answered: number
+  /** RELEASE/DECLINE processed (the protocol sends no reply) */
+  accepted: number
+  dropped: Record<string, number>
+  sent: { offer: number; ack: number; nak: number }
+  /** replies that were built (and counted answered) but the socket failed to send */
+  sendFailed: number
+  /** bound, unexpired leases (full mode) */
+  leases: number
+}
+
+export interface EngineOptions {
+  mode: DhcpMode
+  serverAddress: string
+  /** the listening interface's subnet, "10.0.0.0/24" */
+  interfaceSubnet: string
+  policy: DhcpPolicy
+  /** full mode */
+  pools?: PoolConfig[]
+  leaseStore?: LeaseStore
+  logger: Logger
+  now?: () => number
+}
+
+export interface Transmission {
+  buf: Buffer
+  dest: Destination
+}
+
+type Outcome = ProxyOutcome | FullOutcome
+
+export class DhcpEngine extends EventEmitter<DhcpEvents> {
+  private readonly proxy: ProxyMode | null = null
+  private full: FullMode | null = null
+  private readonly store: LeaseStore
+  private readonly now: () => number
+  private readonly counters = { received: 0, answered: 0, accepted: 0, offer: 0, ack: 0, nak: 0, sendFailed: 0 }
+  private readonly drops = new Map<string, number>()
+  private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
+  private saving: Promise<void> | null = null
+  /** set by the socket layer when it cannot tell interfaces apart: drop what is visibly foreign */
+  foreignFilter: Subnet | null = null
+
+  constructor(private readonly o: EngineOptions) {
+    super()
+    this.now = o.now ?? Date.now
+    this.store = o.leaseStore ?? new MemoryLeaseStore()
+    if (o.mode === 'proxy') this.proxy = new ProxyMode({ serverAddress: o.serverAddress, policy: o.policy })
+    else if (!o.pools || o.pools.length === 0) throw new Error('full DHCP mode needs at least one pool')
+    else this.full = new FullMode({ serverAddress: o.serverAddress, interfaceSubnet: o.interfaceSubnet, pools: o.pools, policy: o.policy }, new LeaseTable())
+  }
+
+  /** Loads the lease table (full mode). Call before handling packets. */
+  async load(): Promise<void> {
+    if (!this.full) return
+    const leases = await this.store.load()
+    this.full = new FullMode({ serverAddress: this.o.serverAddress, interfaceSubnet: this.o.interfaceSubnet, pools: this.o.pools!, policy: this.o.policy }, new LeaseTable(leases))
+  }
+
+  stats(): DhcpStats {
+    return {
+      received: this.counters.received,
+      answered: this.counters.answered,
+      accepted: this.counters.accepted,
+      dropped: Object.fromEntries(this.drops),
+      sent: { offer: this.counters.offer, ack: this.counters.ack, nak: this.counters.nak },
+      sendFailed: this.counters.sendFailed,
+      leases: this.full ? this.full.table.all().filter((l) => l.state === 'bound' && l.expiresAt > this.now()).length : 0,
+    }
+  }
+
+  leases(): ReturnType<LeaseTable['all']> {
+    return this.full ? this.full.table.all() : []
+  }
+
+  /** The socket layer could not send a reply the engine produced. */
+  sendFailed(): void {
+    this.counters.sendFailed++
+  }
+
+  /** Counts a drop. */
+  drop(reason: string, from: string, mac: string | null): null {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1)
+    this.emit('drop', { reason, from, mac })
+    return null
+  }
+
+  /** Handles one datagram; resolves to what to send (null: nothing). Never throws. */
+  async handle(msg: Buffer, src: Destination, port: PortKind): Promise<Transmission | null> {
+    this.counters.received++
+    const from = `${src.address}:${src.port}`
+    let p: DhcpPacket
+    try {
+      p = decodePacket(msg)
+    } catch (err) {
+      if (err instanceof DecodeError) return this.drop(err.reason, from, null)
+      return this.drop('malformed', from, null)
+    }
+    try {
+      return await this.dispatch(p, src, port, from)
+    } catch (err) {
+      this.o.logger.error({ err, from }, 'dhcp: internal error while handling a packet')
+      return this.drop('internal-error', from, null)
+    }
+  }
+
+  private async dispatch(p: DhcpPacket, src: Destination, port: PortKind, from: string): Promise<Transmission | null> {
+    if (p.op !== BOOTREQUEST) return this.drop('not-a-request', from, null)
+    if (p.hlen === 0) return this.drop('bad-hlen', from, null)
+    const type = optU8(p, Opt.MESSAGE_TYPE)
+    if (type === undefined) return this.drop(p.options.has(Opt.MESSAGE_TYPE) ? 'bad-message-type' : 'bootp-unsupported', from, null)
+    const name = messageTypeName[type]
+    if (!name || type === 2 || type === 5 || type === 6) return this.drop('bad-message-type', from, null)
+    if (this.foreignFilter && p.giaddr === '0.0.0.0' && src.address !== '0.0.0.0' && !inSubnet(src.address, this.foreignFilter)) {
+      return this.drop('wrong-interface', from, null)
+    }
+    const client = classify(p)
+    const base = this.eventBase(p, client, port)
+    this.emit(name as 'discover' | 'request' | 'inform' | 'release' | 'decline', { ...base, ip: null, bootFile: null })
+
+    let out: Outcome
+    if (this.proxy) out = this.proxy.handle(p, type, client, port, src)
+    else if (port === 'pxe') return this.drop('unexpected-port', from, client.mac)
+    else out = this.full!.handle(p, type, client, this.now())
+
+    if (out.kind === 'drop') return this.drop(out.reason, from, client.mac)
+    if (out.kind === 'accepted') {
+      if (out.commit && !(await this.commit())) return this.drop('lease-store-failed', from, client.mac)
+      this.counters.accepted++
+      return null
+    }
+    echoRelayInfo(out.reply, p)
+    let buf: Buffer
+    try {
+      buf = encodePacket(out.reply, { maxSize: maxReplySize(p) })
+    } catch (err) {
+      if (err instanceof EncodeError) return this.drop('reply-too-large', from, client.mac)
+      throw err
+    }
+    if ('commit' in out && out.commit && !(await this.commit())) return this.drop('lease-store-failed', from, client.mac)
+    this.counters.answered++
+    this.counters[out.type]++
+    const ip = 'ip' in out ? out.ip : null
+    this.emit(out.type, { ...base, ip, bootFile: out.boot?.bootFile ?? null })
+    return { buf, dest: out.dest }
+  }
+
+  private eventBase(p: DhcpPacket, c: ClassifiedClient, port: PortKind): Omit<DhcpClientEvent, 'ip' | 'bootFile'> {
+    return {
+      mode: this.o.mode,
+      port,
+      mac: c.mac,
+      class: c.class,
+      arch: c.arch,
+      xid: p.xid.toString(16).padStart(8, '0'),
+      rpiSerial: c.rpi?.serial ?? null,
+      relay: p.giaddr === '0.0.0.0' ? null : p.giaddr,
+    }
+  }
+
+  /**
+   * Group commit: every caller resolves after a save that started after its change. Returns false
+   * when the store failed (the caller must not acknowledge).
+   */
+  private commit(): Promise<boolean> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject })
+      if (!this.saving) this.saving = this.saveLoop()
+    }).then(() => true, (err: unknown) => {
+      this.o.logger.error({ err }, 'dhcp: saving the lease table failed')
+      return false
+    })
+  }
+
+  private async saveLoop(): Promise<void> {
+    while (this.waiters.length > 0) {
+      const batch = this.waiters
+      this.waiters = []
+      try {
+        await this.store.save(this.full!.table.all())
+        for (const w of batch) w.resolve()
+      } catch (err) {
+        for (const w of batch) w.reject(err)
+      }
+    }
+    this.saving = null
+  }
+
+  /** Waits for pending lease writes. */
+  async flush(): Promise<void> {
+    while (this.saving) await this.saving
+  }
+}

@@ -1,0 +1,59 @@
+// IPv4 address helpers: dotted strings ⇄ 32-bit unsigned integers, subnets.
+
+export function ipToInt(ip: string): number {
+  const parts = ip.split('.')
+  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ip}`)
+  let n = 0
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) throw new Error(`not an IPv4 address: ${ip}`)
+    const v = Number(p)
+    if (v > 255) throw new Error(`not an IPv4 address: ${ip}`)
+    n = n * 256 + v
+  }
+  return n >>> 0
+}
+
+export function intToIp(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+}
+
+export function prefixToMask(prefix: number): number {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`bad prefix length ${prefix}`)
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
+}
+
+export function maskToPrefix(mask: string): number {
+  const m = ipToInt(mask)
+  let prefix = 0
+  while (prefix < 32 && ((m >>> (31 - prefix)) & 1) === 1) prefix++
+  if (prefixToMask(prefix) !== m) throw new Error(`not a contiguous netmask: ${mask}`)
+  return prefix
+}
+
+export interface Subnet {
+  network: number
+  prefix: number
+  mask: number
+}
+
+/** "10.0.0.0/24" (host bits are cleared) */
+export function parseCidr(cidr: string): Subnet {
+  const [addr, len] = cidr.split('/')
+  if (addr === undefined || len === undefined || !/^\d{1,2}$/.test(len)) throw new Error(`not a CIDR subnet: ${cidr}`)
+  const prefix = Number(len)
+  const mask = prefixToMask(prefix)
+  return { network: (ipToInt(addr) & mask) >>> 0, prefix, mask }
+}
+
+export function inSubnet(ip: string | number, subnet: Subnet): boolean {
+  const n = typeof ip === 'number' ? ip : ipToInt(ip)
+  return ((n & subnet.mask) >>> 0) === subnet.network
+}
+
+export function broadcastOf(subnet: Subnet): number {
+  return (subnet.network | (~subnet.mask >>> 0)) >>> 0
+}
+
+export function formatCidr(subnet: Subnet): string {
+  return `${intToIp(subnet.network)}/${subnet.prefix}`
+}

@@ -1,0 +1,260 @@
+// Full-mode address bookkeeping: pools, the lease table (bound / released / declined leases, pending
+// offers), and its persistence behind a small LeaseStore interface (JSON file, atomic temp+rename).
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { broadcastOf, inSubnet, intToIp, ipToInt, parseCidr, type Subnet } from './ip.js'
+
+export interface PoolConfig {
+  /** the subnet clients live in, "10.0.0.0/24" */
+  subnet: string
+  /** first and last address handed out dynamically (inclusive) */
+  start: string
+  end: string
+  router?: string
+  dns?: string[]
+  domain?: string
+  /** lease time, seconds */
+  leaseSeconds: number
+  /**
+   * The subnet is reached only through relay agents (giaddr inside it). Without this, a pool must be
+   * the subnet of bootlab's own interface.
+   */
+  viaRelay?: boolean
+}
+
+export interface Pool extends PoolConfig {
+  net: Subnet
+  first: number
+  last: number
+}
+
+export function buildPool(c: PoolConfig): Pool {
+  const net = parseCidr(c.subnet)
+  const first = ipToInt(c.start)
+  const last = ipToInt(c.end)
+  if (last < first) throw new Error(`pool ${c.start}-${c.end}: end before start`)
+  if (!inSubnet(first, net) || !inSubnet(last, net)) throw new Error(`pool ${c.start}-${c.end} is not inside ${c.subnet}`)
+  if (first === net.network || last === broadcastOf(net)) throw new Error(`pool ${c.start}-${c.end} includes the network or broadcast address of ${c.subnet}`)
+  if (!Number.isInteger(c.leaseSeconds) || c.leaseSeconds < 10) throw new Error('leaseSeconds must be an integer >= 10')
+  if (c.router !== undefined && !inSubnet(c.router, net)) throw new Error(`router ${c.router} is not inside ${c.subnet}`)
+  return { ...c, net, first, last }
+}
+
+export type LeaseState = 'bound' | 'released' | 'declined'
+
+export interface Lease {
+  ip: string
+  mac: string
+  /** option 61 (hex) or null; the client key is the client id when present, else the MAC */
+  clientId: string | null
+  hostname: string | null
+  state: LeaseState
+  /** ms since the epoch */
+  expiresAt: number
+}
+
+/** Where leases live across restarts. The lead may swap the JSON file for SQLite. */
+export interface LeaseStore {
+  load(): Promise<Lease[]>
+  save(leases: Lease[]): Promise<void>
+}
+
+export class MemoryLeaseStore implements LeaseStore {
+  private data: Lease[] = []
+  async load(): Promise<Lease[]> { return this.data.map((l) => ({ ...l })) }
+  async save(leases: Lease[]): Promise<void> { this.data = leases.map((l) => ({ ...l })) }
+}
+
+function isLease(x: unknown): x is Lease {
+  if (typeof x !== 'object' || x === null) return false
+  const l = x as Record<string, unknown>
+  return typeof l.ip === 'string' && typeof l.mac === 'string' && typeof l.expiresAt === 'number' &&
+    (l.state === 'bound' || l.state === 'released' || l.state === 'declined') &&
+    (l.clientId === null || typeof l.clientId === 'string') && (l.hostname === null || typeof l.hostname === 'string')
+}
+
+/** JSON file, replaced atomically: write a temp file in the same directory, fsync, rename. */
+export class JsonFileLeaseStore implements LeaseStore {
+  constructor(readonly path: string) {}
+
+  async load(): Promise<Lease[]> {
+    let text: string
+    try { text = await readFile(this.path, 'utf8') } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+    const doc = JSON.parse(text) as { version?: number; leases?: unknown }
+    if (doc.version !== 1 || !Array.isArray(doc.leases)) throw new Error(`${this.path}: not a bootlab lease file`)
+    return doc.leases.filter(isLease)
+  }
+
+  async save(leases: Lease[]): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true })
+    const tmp = `${this.path}.${process.pid}.tmp`
+    const fh = await open(tmp, 'w', 0o644)
+    try {
+      await fh.writeFile(JSON.stringify({ version: 1, leases }, null, 0) + '\n')
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    try { await rename(tmp, this.path) } catch (err) { await unlink(tmp).catch(() => {}); throw err }
+  }
+}
+
+interface Offer { key: string; expiresAt: number }
+
+export const OFFER_HOLD_MS = 60_000
+export const DECLINE_HOLD_MS = 600_000
+
+export function clientKey(mac: string, clientId: string | null): string {
+  return clientId ? `id:${clientId}` : `mac:${mac}`
+}
+
+/** The lease table of all pools. Pure bookkeeping: no I/O, time passed in. */
+export class LeaseTable {
+  private readonly byIp = new Map<number, Lease>()
+  private readonly byKey = new Map<string, number>()
+  private readonly offers = new Map<number, Offer>()
+  private readonly offerByKey = new Map<string, number>()
+  private readonly cursor = new Map<Pool, number>()
+
+  constructor(leases: Lease[] = []) {
+    for (const l of leases) this.put(l)
+  }
+
+  private put(l: Lease): void {
+    const n = ipToInt(l.ip)
+    const old = this.byIp.get(n)
+    if (old) this.byKey.delete(clientKey(old.mac, old.clientId))
+    this.byIp.set(n, l)
+    if (l.state !== 'declined') this.byKey.set(clientKey(l.mac, l.clientId), n)
+  }
+
+  all(): Lease[] {
+    return [...this.byIp.values()].map((l) => ({ ...l }))
+  }
+
+  /** the lease (any state) this client had, if its address is still recorded for it */
+  leaseOf(key: string): Lease | undefined {
+    const n = this.byKey.get(key)
+    return n === undefined ? undefined : this.byIp.get(n)
+  }
+
+  leaseAt(ip: string): Lease | undefined {
+    return this.byIp.get(ipToInt(ip))
+  }
+
+  /** Is this address usable by this client right now (no one else holds it, it is not declined)? */
+  availableTo(ip: number, key: string, now: number): boolean {
+    const l = this.byIp.get(ip)
+    if (l) {
+      if (l.state === 'declined') return l.expiresAt <= now
+      if (clientKey(l.mac, l.clientId) !== key && l.state === 'bound' && l.expiresAt > now) return false
+    }
+    const o = this.offers.get(ip)
+    if (o && o.key !== key && o.expiresAt > now) return false
+    return true
+  }
+
+  /**
+   * Picks an address for a DISCOVER: the client's previous address, else the requested one, else a
+   * never-used one, else the one whose lease ended longest ago. `reserved` says whether an address
+   * belongs to another machine's reservation.
+   */
+  choose(pool: Pool, key: string, requested: string | null, now: number, reserved: (ip: string) => boolean): number | null {
+    for (const mine of [this.byKey.get(key), this.offerByKey.get(key)]) {
+      if (mine !== undefined && inRange(pool, mine) && this.availableTo(mine, key, now) && !reserved(intToIp(mine))) return mine
+    }
+    if (requested !== null) {
+      let r: number | null = null
+      try { r = ipToInt(requested) } catch { r = null }
+      if (r !== null && inRange(pool, r) && this.availableTo(r, key, now) && !reserved(requested)) return r
+    }
+    const size = pool.last - pool.first + 1
+    let start = this.cursor.get(pool) ?? pool.first
+    if (start < pool.first || start > pool.last) start = pool.first
+    for (let i = 0; i < size; i++) {
+      const n = pool.first + ((start - pool.first + i) % size)
+      if (this.byIp.has(n)) continue
+      const o = this.offers.get(n)
+      if (o && o.expiresAt > now) continue
+      if (reserved(intToIp(n))) continue
+      this.cursor.set(pool, n + 1 > pool.last ? pool.first : n + 1)
+      return n
+    }
+    let best: Lease | null = null
+    for (const l of this.byIp.values()) {
+      const n = ipToInt(l.ip)
+      if (!inRange(pool, n) || l.expiresAt > now || !this.availableTo(n, key, now) || reserved(l.ip)) continue
+      if (!best || l.expiresAt < best.expiresAt) best = l
+    }
+    return best ? ipToInt(best.ip) : null
+  }
+
+  offer(ip: number, key: string, now: number): void {
+    const prev = this.offerByKey.get(key)
+    if (prev !== undefined && prev !== ip) this.offers.delete(prev)
+    this.offers.set(ip, { key, expiresAt: now + OFFER_HOLD_MS })
+    this.offerByKey.set(key, ip)
+    if (this.offers.size > 4096) {
+      for (const [n, o] of this.offers) if (o.expiresAt <= now) this.dropOffer(n)
+    }
+  }
+
+  private dropOffer(ip: number): void {
+    const o = this.offers.get(ip)
+    if (!o) return
+    this.offers.delete(ip)
+    if (this.offerByKey.get(o.key) === ip) this.offerByKey.delete(o.key)
+  }
+
+  offeredTo(key: string, ip: number, now: number): boolean {
+    const o = this.offers.get(ip)
+    return o !== undefined && o.key === key && o.expiresAt > now
+  }
+
+  /** the client took another server's offer */
+  withdrawOffers(key: string): void {
+    const n = this.offerByKey.get(key)
+    if (n !== undefined) this.dropOffer(n)
+  }
+
+  bind(ip: number, mac: string, clientId: string | null, hostname: string | null, expiresAt: number): Lease {
+    const key = clientKey(mac, clientId)
+    const prev = this.byKey.get(key)
+    if (prev !== undefined && prev !== ip) {
+      const old = this.byIp.get(prev)
+      if (old && old.state !== 'declined') this.byIp.delete(prev)
+    }
+    this.dropOffer(ip)
+    const l: Lease = { ip: intToIp(ip), mac, clientId, hostname, state: 'bound', expiresAt }
+    this.put(l)
+    return l
+  }
+
+  release(key: string, ip: string, now: number): Lease | null {
+    const l = this.leaseOf(key)
+    if (!l || l.ip !== ip || l.state !== 'bound') return null
+    l.state = 'released'
+    l.expiresAt = now
+    return l
+  }
+
+  decline(key: string, ip: string, now: number): Lease | null {
+    const n = ipToInt(ip)
+    const l = this.byIp.get(n)
+    if (!l || clientKey(l.mac, l.clientId) !== key) {
+      if (!this.offeredTo(key, n, now)) return null
+    }
+    this.byKey.delete(key)
+    this.dropOffer(n)
+    const d: Lease = { ip, mac: l?.mac ?? '', clientId: null, hostname: null, state: 'declined', expiresAt: now + DECLINE_HOLD_MS }
+    this.byIp.set(n, d)
+    return d
+  }
+}
+
+export function inRange(pool: Pool, n: number): boolean {
+  return n >= pool.first && n <= pool.last
+}
