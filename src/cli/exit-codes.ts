@@ -9,4 +9,6 @@ export const EXIT = {
   START: 3,
   /** a command talking to a running server failed (unreachable, refused) */
   REMOTE: 4,
+  /** a power action (on, off, cycle) failed */
+  POWER: 5,
 } as const

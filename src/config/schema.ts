@@ -21,6 +21,8 @@ export type SecretField = (typeof SECRET_FIELDS)[number]
 const powerCommon = {
   off_seconds: z.number().min(0).max(600).default(5),
   timeout_seconds: z.number().min(1).max(600).default(20),
+  /** how long to wait, after switching on, for the port to report power delivered */
+  on_verify_seconds: z.number().min(0).max(600).default(15),
   protected: z.array(z.string().min(1)).default([]),
 }
 
@@ -166,6 +168,8 @@ export const machineSchema = z.strictObject({
       host_key: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, { message: 'must be a pinned key fingerprint "SHA256:…"' }),
       command: z.string().default('sudo systemctl poweroff'),
       timeout_seconds: z.number().min(1).max(600).default(60),
+      /** extra wait after the OS stopped answering, before PoE is cut */
+      settle_seconds: z.number().min(0).max(600).default(5),
     }).optional(),
   }).optional(),
   vars: z.record(z.string(), z.string()).default({}),
