@@ -24,22 +24,24 @@ export const FIRMWARE = {
 }
 
 export type MilestoneName =
-  | 'firmware-dhcp' | 'loader' | 'loader-dhcp' | 'kernel' | 'init' | 'guest-dhcp' | 'phone-home' | 'phone-home-failed' | 'poweroff'
+  | 'firmware-dhcp' | 'loader' | 'loader-dhcp' | 'boot-script' | 'kernel' | 'init' | 'guest-dhcp' | 'phone-home' | 'phone-home-failed' | 'poweroff'
 
 /** Console patterns, first match wins per milestone. */
 const PATTERNS: Record<GuestKind, [MilestoneName, RegExp][]> = {
   bios: [
     ['loader', /iPXE \(http:\/\/ipxe\.org\)/],
     ['firmware-dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
+    ['boot-script', /\[script\]/],
   ],
   'uefi-x64': [
     ['firmware-dhcp', /Station IP address is/],
     ['loader', /iPXE initialising devices/],
     ['loader-dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
+    ['boot-script', /\[script\]/],
   ],
   'uefi-arm64': [
     ['firmware-dhcp', /Station IP address is/],
-    ['loader', /Welcome to GRUB|bootlab-lab grub\.cfg/],
+    ['loader', /Welcome to GRUB/],
   ],
 }
 const COMMON: [MilestoneName, RegExp][] = [
@@ -259,6 +261,20 @@ export class Guest extends EventEmitter<GuestEvents> {
     if (!existsSync(this.consoleFile)) return ''
     return stripAnsi(readFileSync(this.consoleFile, 'latin1')).split(/\r?\n|\r/).filter((l) => l.trim()).slice(-lines).join('\n')
   }
+}
+
+const QEMU_BINARY: Record<GuestKind, string> = { bios: 'qemu-system-x86_64', 'uefi-x64': 'qemu-system-x86_64', 'uefi-arm64': 'qemu-system-aarch64' }
+
+/** What is missing on this machine to run a guest of this kind (empty: nothing). */
+export function missingPrerequisites(kind: GuestKind): string[] {
+  const missing: string[] = []
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) missing.push('root (network namespaces, tap devices)')
+  const onPath = (bin: string): boolean => (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(join(d, bin)))
+  for (const bin of [QEMU_BINARY[kind], 'ip', 'dpkg-deb', 'apt-get']) if (!onPath(bin)) missing.push(bin)
+  const files = kind === 'uefi-x64' ? [FIRMWARE.ovmfCode, FIRMWARE.ovmfVars, FIRMWARE.ipxeEfiX64]
+    : kind === 'uefi-arm64' ? [FIRMWARE.aavmfCode, FIRMWARE.aavmfVars] : ['/usr/lib/ipxe/qemu/efi-virtio.rom']
+  for (const f of files) if (!existsSync(f)) missing.push(f)
+  return missing
 }
 
 export function startGuest(o: GuestOptions): Guest {
