@@ -41,6 +41,8 @@ export interface LabBootResult {
   /** server output lines, for failure messages */
   serverLog: string[]
   workDir: string
+  /** random id in the names of this run's namespaces (blab-<id>, blab-<id>-srv) */
+  labId: string
 }
 
 /** A locally administered MAC (52:54:00 is QEMU's prefix) with a random tail. */
@@ -88,14 +90,16 @@ export async function runLabBoot(o: LabBootOptions): Promise<LabBootResult> {
     // done when the server has the phone-home and the guest has powered off (or the budget is spent)
     const ended = guest.done.catch(() => null)
     await Promise.race([gotPhoneHome, ended])
-    let exit = await Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 15_000))])
+    let grace: NodeJS.Timeout | undefined
+    let exit = await Promise.race([ended, new Promise<null>((r) => { grace = setTimeout(() => r(null), 15_000) })])
+    clearTimeout(grace)
     if (!exit) { await guest.stop(); exit = await ended }
     const ph = phoneHome as PhoneHome | null
     return {
       kind: o.kind, server: o.server.name, artefactsMs,
       milestones: [...guest.milestones], phoneHome: ph,
       phoneHomeMs: ph ? ph.at - startedAt : null,
-      exit, accel: guest.accel, consoleTail: guest.consoleTail(), serverLog: [...serverLog], workDir,
+      exit, accel: guest.accel, consoleTail: guest.consoleTail(), serverLog: [...serverLog], workDir, labId: net.id,
     }
   } finally {
     await guest?.stop()

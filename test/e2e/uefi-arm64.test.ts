@@ -1,5 +1,6 @@
 // Whole netboot under QEMU: uefi-arm64 guest → server under test → kernel + busybox initramfs → phone-home.
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { runLabBoot, createLabServer, describeBoot, missingPrerequisites } from '../../src/lab/index.js'
 
 const KIND = 'uefi-arm64'
@@ -23,4 +24,5 @@ t.test(`${KIND} guest netboots to a phone-home`, { skip: missing.length > 0 && `
   t.notOk(names.includes('phone-home-failed'), 'no failure reported by the guest')
   t.ok(r.phoneHomeMs !== null && r.phoneHomeMs < BUDGET_MS, `phone-home within ${BUDGET_MS / 1000} s`)
   t.equal(r.exit?.code, 0, 'the guest powered itself off')
+  t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), `blab-${r.labId}`, 'lab namespaces removed')
 })
