@@ -20,6 +20,8 @@ export interface LabBootOptions {
   /** keep the work directory (console log, server root) instead of removing it */
   keepWorkDir?: boolean
   log?: Logger
+  /** IPv6 router advertisements on the lab segment, as most LANs have (default true) */
+  routerAdvertisements?: boolean
   /** called for each milestone as it happens */
   onMilestone?: (m: Milestone) => void
 }
@@ -67,6 +69,7 @@ export async function runLabBoot(o: LabBootOptions): Promise<LabBootResult> {
   try {
     const at = await net.attachServer()
     const tap = await net.addTap()
+    if (o.routerAdvertisements !== false) await net.startRouterAdvertisements()
     const g: LabGuest = {
       name: `${o.kind}-${net.id}`, mac: labMac(), kind: o.kind, arch,
       kernel: image.kernel, initrd: image.initrd,

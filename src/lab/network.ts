@@ -34,6 +34,12 @@ export interface LabNetwork {
   addTap(): Promise<string>
   /** the server namespace with a veth on the bridge, addressed <subnet>.1 (made once) */
   attachServer(): Promise<ServerAttachment>
+  /**
+   * Plays the LAN's IPv6 router: router advertisements (dnsmasq, RA only, no addresses handed out)
+   * for a ULA prefix on the bridge. Firmware such as iPXE otherwise waits ~13 s for IPv6
+   * autoconfiguration on every DHCP attempt. Resolves when dnsmasq runs.
+   */
+  startRouterAdvertisements(): Promise<void>
   /** starts a process inside a namespace (via `ip netns exec`); killed by PID at cleanup */
   spawn(ns: string, argv: string[], opts?: SpawnOptions): ChildProcess
   /** runs a command inside a namespace to completion */
@@ -90,6 +96,23 @@ export async function createLabNetwork(opts: { subnet?: string } = {}): Promise<
       await ip(['-n', srvNs, 'link', 'set', 'lab0', 'up'])
       server = { ns: srvNs, iface: 'lab0', address, prefixLength: 24 }
       return server
+    },
+    async startRouterAdvertisements() {
+      await ip(['-n', ns, 'addr', 'add', 'fd00:b007:1ab::1/64', 'dev', bridge, 'nodad'])
+      const ra = net.spawn(ns, ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--user=root', '--group=root',
+        `--interface=${bridge}`, '--bind-interfaces', '--enable-ra', '--dhcp-range=fd00:b007:1ab::,ra-only,64',
+        '--pid-file=', '--dhcp-leasefile=/dev/null', '--log-facility=-'])
+      await new Promise<void>((resolve, reject) => {
+        let out = ''
+        const timer = setTimeout(() => reject(new Error(`router advertisements did not start: ${out}`)), 10_000)
+        const onData = (d: Buffer): void => {
+          out += d.toString()
+          if (/router advertisement on|started, version/.test(out)) { clearTimeout(timer); resolve() }
+        }
+        ra.stdout!.on('data', onData)
+        ra.stderr!.on('data', onData)
+        ra.once('exit', (code) => { clearTimeout(timer); reject(new Error(`router advertisements: dnsmasq exited (${code}): ${out}`)) })
+      })
     },
     spawn(inNs, argv, spawnOpts = {}) {
       // `ip netns exec` execs the command, so the child's PID is the command's own

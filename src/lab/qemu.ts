@@ -189,11 +189,11 @@ export class Guest extends EventEmitter<GuestEvents> {
     let partial = ''
     const onData = (d: Buffer): void => {
       out.write(d)
-      const text = partial + stripAnsi(d.toString('latin1'))
-      const lines = text.split(/\r?\n|\r/)
-      partial = lines.pop() ?? ''
-      if (partial.length > 4096) { lines.push(partial); partial = '' }
-      for (const line of lines) {
+      // escapes can straddle chunks: strip them from whole lines only
+      const raw = (partial + d.toString('latin1')).split(/\r?\n|\r/)
+      partial = raw.pop() ?? ''
+      if (partial.length > 4096) { raw.push(partial); partial = '' }
+      for (const line of raw.map(stripAnsi)) {
         if (line.trim() === '') continue
         this.emit('line', line)
         for (const [name, re] of patterns) {
