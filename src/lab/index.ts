@@ -1,6 +1,7 @@
 // The virtual lab: whole netboots under QEMU against a pluggable server under test.
 // See docs/lab.md.
 import { DnsmasqLabServer } from './dnsmasq-server.js'
+import { BootlabLabServer } from './bootlab-server.js'
 import type { LabServer } from './server.js'
 import type { LabBootResult } from './boot.js'
 
@@ -10,12 +11,14 @@ export { createLabNetwork, type LabNetwork, type ServerAttachment } from './netw
 export { startGuest, missingPrerequisites, kvmUsable, GUEST_ARCH, GUEST_CONSOLE, FIRMWARE, type Guest, type Milestone, type MilestoneName } from './qemu.js'
 export type { GuestKind, LabGuest, LabServer, LabServerContext, LabLoaders, PhoneHome } from './server.js'
 export { DnsmasqLabServer } from './dnsmasq-server.js'
+export { BootlabLabServer, writeBootlabLabConfig } from './bootlab-server.js'
 
 export const GUEST_KINDS = ['bios', 'uefi-x64', 'uefi-arm64'] as const
 
 /** Server implementations by name; env BOOTLAB_LAB_SERVER picks one for the e2e tests. */
 export const LAB_SERVERS: Record<string, () => LabServer> = {
   dnsmasq: () => new DnsmasqLabServer(),
+  bootlab: () => new BootlabLabServer(),
 }
 
 export function createLabServer(name = process.env.BOOTLAB_LAB_SERVER ?? 'dnsmasq'): LabServer {
