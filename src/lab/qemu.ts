@@ -65,6 +65,8 @@ export interface GuestExit {
   signal: NodeJS.Signals | null
   timedOut: boolean
   accel: 'kvm' | 'tcg'
+  /** KVM failed (QEMU reported a KVM error or ended before any console milestone): a TCG launch follows */
+  retryingWithTcg: boolean
 }
 
 export interface GuestOptions {
@@ -76,7 +78,10 @@ export interface GuestOptions {
   workDir: string
   /** QEMU is killed after this long (default 150 s) */
   timeoutMs?: number
-  /** auto (default; env BOOTLAB_LAB_ACCEL): KVM only when the host can run it for this guest */
+  /**
+   * auto (default; env BOOTLAB_LAB_ACCEL): KVM only when the host can run it for this guest;
+   * kvm: try KVM regardless. Either way a failing KVM start is retried under TCG. tcg: TCG only.
+   */
   accel?: 'auto' | 'kvm' | 'tcg'
   memoryMb?: number
 }
@@ -170,8 +175,8 @@ export class Guest extends EventEmitter<GuestEvents> {
     const kvm = want === 'kvm' || (want === 'auto' && kvmUsable(this.o.kind))
     if (kvm) {
       const r = await this.launch('kvm')
-      // a KVM that fails (e.g. /dev/kvm without CPU support) ends QEMU before the guest shows anything
-      if (this.stopped || want === 'kvm' || r.timedOut || this.milestones.length > 0 || (r.code === 0 && r.signal === null)) return r
+      if (!r.retryingWithTcg) return r
+      this.milestones.length = 0
     }
     return await this.launch('tcg')
   }
@@ -206,7 +211,16 @@ export class Guest extends EventEmitter<GuestEvents> {
       }
     }
     child.stdout!.on('data', onData)
-    child.stderr!.on('data', (d: Buffer) => out.write(d))
+    // /dev/kvm can exist on a CPU without virtualisation (nested, emulated): the guest then stops
+    // with a KVM error while QEMU keeps running
+    let kvmError = false
+    child.stderr!.on('data', (d: Buffer) => {
+      out.write(d)
+      if (accel === 'kvm' && !kvmError && /KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM/i.test(d.toString())) {
+        kvmError = true
+        child.kill('SIGKILL')
+      }
+    })
     return new Promise((resolve, reject) => {
       let timedOut = false
       const timer = setTimeout(() => {
@@ -217,8 +231,12 @@ export class Guest extends EventEmitter<GuestEvents> {
       child.once('error', (err) => { clearTimeout(timer); out.end(); reject(err) })
       child.once('exit', (code, signal) => {
         clearTimeout(timer)
-        out.end(`\n# qemu exited: code ${code} signal ${signal}${timedOut ? ' (timeout)' : ''}\n`)
-        const r: GuestExit = { code, signal, timedOut, accel }
+        out.write(`\n# qemu exited: code ${code} signal ${signal}${timedOut ? ' (timeout)' : ''}\n`)
+        const failedEarly = code !== 0 && this.milestones.length === 0
+        const retryingWithTcg = accel === 'kvm' && !this.stopped && !timedOut && (kvmError || failedEarly)
+        if (retryingWithTcg) out.write('# KVM failed: retrying under TCG\n')
+        const r: GuestExit = { code, signal, timedOut, accel, retryingWithTcg }
+        out.end()
         this.emit('exit', r)
         resolve(r)
       })
@@ -234,7 +252,7 @@ export class Guest extends EventEmitter<GuestEvents> {
       const onM = (m: Milestone): void => { if (m.name === name) { cleanup(); resolve(m) } }
       const onExit = (e: GuestExit): void => {
         // a KVM attempt that failed is followed by a TCG launch: keep waiting
-        if (e.accel === 'kvm' && this.milestones.length === 0 && !e.timedOut) return
+        if (e.retryingWithTcg) return
         cleanup()
         reject(new Error(`guest ended before ${name} (code ${e.code}, signal ${e.signal}${e.timedOut ? ', timed out' : ''}); console: ${this.consoleFile}`))
       }
