@@ -76,7 +76,7 @@ export function writeBootlabLabConfig(ctx: LabServerContext): BootlabLabDirs {
 /** argv that runs bootlab's CLI from this checkout: the TypeScript sources under tsx, or dist/. */
 export function bootlabArgv(): string[] {
   const ts = fileURLToPath(new URL('../cli/main.ts', import.meta.url))
-  if (existsSync(ts)) return [process.execPath, '--import', 'tsx', ts]
+  if (existsSync(ts)) return [process.execPath, '--import', import.meta.resolve('tsx'), ts]
   return [process.execPath, fileURLToPath(new URL('../cli/main.js', import.meta.url))]
 }
 

@@ -13,7 +13,8 @@ const HTTP_PORT = 8080
 /** How to start src/lab/file-server-main: the .ts source under tsx, or the compiled .js. */
 function fileServerArgv(): string[] {
   const ts = fileURLToPath(new URL('./file-server-main.ts', import.meta.url))
-  if (existsSync(ts)) return [process.execPath, '--import', 'tsx', ts]
+  // tsx resolved from here, so this works whatever the current directory is
+  if (existsSync(ts)) return [process.execPath, '--import', import.meta.resolve('tsx'), ts]
   return [process.execPath, fileURLToPath(new URL('./file-server-main.js', import.meta.url))]
 }
 
