@@ -1,0 +1,151 @@
+// JSON API (DESIGN §6). Reads are open to the LAN; mutations need `Authorization: Bearer <token>`
+// (401 without it, 403 with a wrong one). Responses never carry secrets: no tokens, no switch
+// credentials, no cloud-init contents.
+import express, { Router, type NextFunction, type Request, type Response } from 'express'
+import { profileKind, type Config } from '../boot/types.js'
+import { PowerUnavailable, type Lifecycle } from '../machines/lifecycle.js'
+import type { PowerAction } from '../machines/inputs.js'
+import type { Logger } from '../log.js'
+import { tokenMatches } from './token.js'
+
+export interface ApiRouterDeps {
+  lifecycle: Lifecycle
+  getConfig: () => Config
+  /** the API token (a function so a rotated token file can be re-read) */
+  token: string | (() => string)
+  /** persists an assignment in the YAML and reloads (createYamlAssigner); without it assign is 501 */
+  persistAssign?: (machine: string, profile: string) => Promise<void>
+  log: Logger
+}
+
+const POWER_ACTIONS: ReadonlySet<string> = new Set(['on', 'off', 'cycle', 'status'])
+
+export function requireToken(token: string | (() => string)) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const h = req.headers.authorization
+    if (h === undefined || h === '') {
+      res.status(401).set('WWW-Authenticate', 'Bearer realm="bootlab"').json({ error: 'authorization required' })
+      return
+    }
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
+    const expected = typeof token === 'function' ? token() : token
+    if (!m || !tokenMatches(expected, m[1]!)) {
+      res.status(403).json({ error: 'invalid token' })
+      return
+    }
+    next()
+  }
+}
+
+export function profileSummaries(cfg: Config): Record<string, unknown>[] {
+  return Object.entries(cfg.profiles).map(([name, p]) => ({
+    name,
+    description: p.description ?? null,
+    kind: profileKind(p),
+    kernel: p.kernel ?? null,
+    initrd: p.initrd,
+    chain: p.chain ?? null,
+    then: p.then ?? null,
+    cloud_init: Object.keys(p.cloud_init ?? {}).sort(),
+    grub: p.grub !== undefined || profileKind(p) === 'kernel' || profileKind(p) === 'local',
+  }))
+}
+
+export function createApiRouter(deps: ApiRouterDeps): Router {
+  const router = Router()
+  const auth = requireToken(deps.token)
+  const json = express.json({ limit: '16kb' })
+  const { lifecycle } = deps
+
+  router.get('/machines', (_req, res) => {
+    res.json({ machines: lifecycle.list() })
+  })
+
+  router.get('/machines/:name', (req, res) => {
+    const m = lifecycle.get(req.params.name)
+    if (!m) {
+      res.status(404).json({ error: `no machine ${req.params.name}` })
+      return
+    }
+    res.json({ machine: m, events: lifecycle.events({ machine: m.name ?? m.mac, limit: 50 }) })
+  })
+
+  router.get('/profiles', (_req, res) => {
+    res.json({ profiles: profileSummaries(deps.getConfig()) })
+  })
+
+  router.get('/events', (req, res) => {
+    const machine = typeof req.query.machine === 'string' && req.query.machine !== '' ? req.query.machine : undefined
+    const limit = typeof req.query.limit === 'string' ? Number.parseInt(req.query.limit, 10) : 100
+    res.json({ events: lifecycle.events({ machine, limit: Number.isFinite(limit) ? limit : 100 }) })
+  })
+
+  router.post('/machines/:name/assign', auth, json, async (req, res) => {
+    const name = String(req.params.name)
+    const body = (req.body ?? {}) as { profile?: unknown; cycle?: unknown }
+    const cfg = deps.getConfig()
+    const mc = cfg.machines[name]
+    if (!mc) {
+      res.status(404).json({ error: `no machine ${name} in the config` })
+      return
+    }
+    if (typeof body.profile !== 'string' || !cfg.profiles[body.profile]) {
+      res.status(400).json({ error: `unknown profile ${String(body.profile)}` })
+      return
+    }
+    const cycle = body.cycle === true
+    if (cycle && !lifecycle.canPower(name)) {
+      res.status(409).json({ error: `machine ${name} has no power control` })
+      return
+    }
+    if (!deps.persistAssign) {
+      res.status(501).json({ error: 'assign is not available (no config file to write)' })
+      return
+    }
+    try {
+      await deps.persistAssign(name, body.profile)
+    } catch (err) {
+      deps.log.error({ machine: name, err: (err as Error).message }, 'assign: could not update the config file')
+      res.status(500).json({ error: `could not update the config file: ${(err as Error).message}` })
+      return
+    }
+    const dep = lifecycle.assign(name, body.profile)
+    if (cycle) {
+      lifecycle.cycle(name, { dedupe: true }).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
+    }
+    res.status(200).json({ machine: lifecycle.get(name), deployment: dep.id, cycle })
+  })
+
+  router.post('/machines/:name/power', auth, json, async (req, res) => {
+    const name = String(req.params.name)
+    const action = (req.body as { action?: unknown } | undefined)?.action
+    if (!deps.getConfig().machines[name]) {
+      res.status(404).json({ error: `no machine ${name} in the config` })
+      return
+    }
+    if (typeof action !== 'string' || !POWER_ACTIONS.has(action)) {
+      res.status(400).json({ error: 'action must be one of on, off, cycle, status' })
+      return
+    }
+    try {
+      const result = await lifecycle.powerAction(name, action as PowerAction)
+      res.json({ machine: name, action, result: result ?? null })
+    } catch (err) {
+      if (err instanceof PowerUnavailable) {
+        res.status(409).json({ error: err.message })
+        return
+      }
+      res.status(502).json({ error: `power ${action} failed: ${(err as Error).message}` })
+    }
+  })
+
+  // JSON errors for this router (bad JSON bodies, oversize bodies)
+  router.use((err: Error & { status?: number; statusCode?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err)
+    const status = err.status ?? err.statusCode ?? 500
+    res.status(status).json({ error: status === 500 ? 'internal error' : err.message })
+    if (status === 500) deps.log.error({ err: err.message }, 'api error')
+  })
+
+  return router
+}

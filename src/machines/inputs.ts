@@ -1,0 +1,46 @@
+// What the rest of bootlab tells the machine lifecycle. The composition root forwards DHCP and
+// TFTP server events and config change events here; the HTTP routers call it directly.
+
+export interface DhcpObservation {
+  mac: string
+  kind: 'discover' | 'request' | 'offer' | 'ack' | 'inform' | 'release' | 'decline'
+  /** client class as classified by src/dhcp, e.g. 'rpi-eeprom', 'uefi-arm64', 'ipxe' */
+  class?: string
+  ip?: string
+  /** Raspberry Pi serial (TFTP prefix) from option 97 */
+  serial?: string
+  /** arch guessed from the request, if any */
+  arch?: 'rpi4' | 'arm64' | 'x86_64' | 'bios'
+}
+
+export interface TftpObservation {
+  clientIp: string
+  file: string
+  outcome: 'done' | 'error' | 'not-found' | 'aborted'
+  bytes?: number
+}
+
+export type HttpKind = 'script' | 'grub-cfg' | 'kernel' | 'initrd' | 'file' | 'cloud-init' | 'phone-home' | 'failed'
+
+export interface HttpObservation {
+  mac?: string
+  ip?: string
+  path: string
+  kind: HttpKind
+}
+
+/** Config change events emitted by the config loader on hot reload. */
+export type ConfigChangeEvent =
+  | { type: 'machine.profile_changed'; machine: string; from?: string; to?: string }
+  | { type: 'machine.added'; machine: string }
+  | { type: 'machine.removed'; machine: string }
+  | { type: 'machine.changed'; machine: string }
+  | { type: 'profile.changed'; profile: string }
+  | { type: string; machine?: string; [k: string]: unknown }
+
+export type PowerAction = 'on' | 'off' | 'cycle' | 'status'
+
+/** The power service as seen from here (implemented by src/power). */
+export interface PowerLike {
+  request(machine: string, action: PowerAction): Promise<unknown>
+}

@@ -1,0 +1,64 @@
+// `bootlab assign` / POST /api/machines/:name/assign persist the assignment where the user keeps it:
+// the machine's `profile:` line in the YAML file, edited in place (comments and layout preserved by
+// the yaml Document API) and replaced atomically (temp file + fsync + rename). The hot reload then
+// sees the change exactly as if it had been typed by hand.
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { dirname, basename, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { parseDocument, isMap } from 'yaml'
+
+export class AssignError extends Error {}
+
+/** Returns the new file text with machines.<name>.profile set to `profile`. */
+export function setMachineProfile(text: string, machine: string, profile: string): string {
+  const doc = parseDocument(text)
+  if (doc.errors.length > 0) throw new AssignError(`config file does not parse: ${doc.errors[0]!.message}`)
+  const machines = doc.get('machines', true)
+  if (!isMap(machines) || !machines.has(machine)) throw new AssignError(`machine ${machine} is not in the config file`)
+  const entry = machines.get(machine, true)
+  if (!isMap(entry)) throw new AssignError(`machine ${machine} is not a mapping in the config file`)
+  entry.set('profile', profile)
+  return doc.toString()
+}
+
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  let mode = 0o644
+  try { mode = (await stat(file)).mode & 0o777 } catch {}
+  const fh = await open(tmp, 'wx', mode)
+  try {
+    await fh.writeFile(text, 'utf8')
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await rename(tmp, file)
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined)
+    throw err
+  }
+  const dir = await open(dirname(file), 'r')
+  try { await dir.sync() } catch {} finally { await dir.close() }
+}
+
+export interface YamlAssignerOptions {
+  configPath: string
+  /** re-reads the config now (the loader's reload); resolves once the new config is active */
+  reload: () => Promise<void>
+}
+
+/** The `persist` function the API's assign uses. Serialised: one edit at a time. */
+export function createYamlAssigner(opts: YamlAssignerOptions): (machine: string, profile: string) => Promise<void> {
+  let chain: Promise<void> = Promise.resolve()
+  return (machine, profile) => {
+    const run = chain.then(async () => {
+      const text = await readFile(opts.configPath, 'utf8')
+      const next = setMachineProfile(text, machine, profile)
+      if (next !== text) await writeFileAtomic(opts.configPath, next)
+      await opts.reload()
+    })
+    chain = run.catch(() => undefined)
+    return run
+  }
+}
