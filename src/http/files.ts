@@ -23,7 +23,7 @@ export interface FilesRouterDeps {
   /** first path segment → directory, e.g. { images: '/srv/images', firmware: '/srv/firmware' } */
   roots: Record<string, string>
   log: Logger
-  /** called when a GET response finished */
+  /** called when a GET transfer starts (status 200 or 206) */
   onServed?: (f: ServedFile) => void
   /** idle timeout of a transfer; default 60 s */
   idleTimeoutMs?: number
@@ -152,8 +152,12 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     const relPath = '/' + safeSegments(req.path).join('/')
     const ip = clientIp(req) ?? ''
     try {
-      await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res)
       deps.onServed?.({ ip, path: relPath, method: req.method, status: res.statusCode, bytes: length })
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message }, 'files: onServed hook failed')
+    }
+    try {
+      await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res)
     } catch (err) {
       deps.log.debug({ path: relPath, err: (err as Error).message }, 'file transfer aborted')
       if (!res.destroyed) res.destroy()
