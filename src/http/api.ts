@@ -102,6 +102,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
       res.status(501).json({ error: 'assign is not available (no config file to write)' })
       return
     }
+    const before = lifecycle.currentDeploymentId(name)
     try {
       await deps.persistAssign(name, body.profile)
     } catch (err) {
@@ -109,11 +110,12 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
       res.status(500).json({ error: `could not update the config file: ${(err as Error).message}` })
       return
     }
-    const dep = lifecycle.assign(name, body.profile)
-    if (cycle) {
+    const { deployment, created } = lifecycle.assign(name, body.profile, before)
+    const mcNow = deps.getConfig().machines[name]
+    if (cycle || (created && mcNow?.cycle_on_assign === true && lifecycle.canPower(name))) {
       lifecycle.cycle(name, { dedupe: true }).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
     }
-    res.status(200).json({ machine: lifecycle.get(name), deployment: dep.id, cycle })
+    res.status(200).json({ machine: lifecycle.get(name), deployment: deployment.id, cycle })
   })
 
   router.post('/machines/:name/power', auth, json, async (req, res) => {

@@ -276,24 +276,28 @@ export class Lifecycle {
   // ---- assignment and power ---------------------------------------------------------------------
 
   /**
-   * Makes sure the machine has a deployment of `profile` that has not started yet (a reassignment of
-   * the same profile starts a new deployment: reinstall). The YAML is the source of truth: callers
-   * persist `profile:` there first (see yaml-assign.ts).
+   * Applies an assignment made through the API, after it was persisted in the YAML. If the reload
+   * already started a deployment of `profile` (its id differs from `before`), that one is kept;
+   * otherwise a new one starts — assigning the same profile again means "reinstall".
    */
-  assign(name: string, profile: string): DeploymentRow {
+  assign(name: string, profile: string, before: number | null): { deployment: DeploymentRow; created: boolean } {
     const mc = this.getConfig().machines[name]
     if (!mc) throw new Error(`unknown machine ${name}`)
     const result = this.store.tx(() => {
       this.store.ensureMachine(mc.mac, { name, state: 'ready' })
       const dep = this.store.currentDeployment(mc.mac)
-      const row = this.store.machine(mc.mac)!
-      if (dep && dep.profile === profile && dep.state === 'pending' && row.state === 'assigned') return dep
+      if (dep && dep.id !== before && dep.profile === profile) return { deployment: dep, created: false }
       const d = this.store.newDeployment(mc.mac, name, profile)
       this.record(mc.mac, 'assigned', { profile, deployment: d.id, from: dep?.profile ?? null })
-      return d
+      return { deployment: d, created: true }
     })
     this.publish(mc.mac)
     return result
+  }
+
+  currentDeploymentId(name: string): number | null {
+    const mc = this.getConfig().machines[name]
+    return mc ? this.store.currentDeployment(mc.mac)?.id ?? null : null
   }
 
   /**

@@ -5,7 +5,7 @@
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { parseDocument, isMap } from 'yaml'
+import { parseDocument, isMap, isScalar } from 'yaml'
 
 export class AssignError extends Error {}
 
@@ -17,6 +17,12 @@ export function setMachineProfile(text: string, machine: string, profile: string
   if (!isMap(machines) || !machines.has(machine)) throw new AssignError(`machine ${machine} is not in the config file`)
   const entry = machines.get(machine, true)
   if (!isMap(entry)) throw new AssignError(`machine ${machine} is not a mapping in the config file`)
+  const cur = entry.get('profile', true)
+  if (isScalar(cur) && cur.range) {
+    // replace just the value's characters: layout and comments stay byte for byte
+    const value = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(profile) ? profile : JSON.stringify(profile)
+    return text.slice(0, cur.range[0]) + value + text.slice(cur.range[1])
+  }
   entry.set('profile', profile)
   return doc.toString()
 }

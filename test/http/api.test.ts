@@ -1,0 +1,182 @@
+// JSON API: auth on mutations (401/403), assign persisted in the YAML (comments kept) and picked up
+// like a hand edit, power delegation, no secrets in responses.
+import t from 'tap'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { startHarness, type Harness } from './fixtures/harness.js'
+import { labConfig, PI_MAC } from './fixtures/lab-config.js'
+import { createYamlAssigner } from '../../src/machines/yaml-assign.js'
+import type { PowerAction } from '../../src/machines/inputs.js'
+
+const YAML = `# lab config
+machines:
+  pi-03:   # the Pi in slot 3
+    mac: ${PI_MAC}
+    profile: ubuntu-install   # reinstall by changing this
+  pc-01:
+    mac: 52:54:00:12:34:56
+`
+
+function setup(t: { teardown(fn: () => unknown): void }, power?: { calls: [string, PowerAction][]; fail?: boolean }): Promise<Harness> {
+  return startHarness({
+    config: (d) => {
+      const c = labConfig(d)
+      c.machines['pi-03']!.power = { switch: 'rack', port: 'Gi1/0/3' }
+      c.switches = { rack: { driver: 'cisco-ios', password: 'hunter2' } }
+      return c
+    },
+    power: power && {
+      request: async (machine, action) => {
+        power.calls.push([machine, action])
+        if (power.fail) throw new Error('switch unreachable')
+        return { port: 'Gi1/0/3', state: action === 'off' ? 'off' : 'on' }
+      },
+    },
+    // the YAML file is the source of truth; "reload" re-reads it like the config loader would
+    persistAssign: (h) => {
+      const file = join(h.dir, 'bootlab.yaml')
+      writeFileSync(file, YAML)
+      return createYamlAssigner({
+        configPath: file,
+        reload: async () => {
+          const y = parse(readFileSync(file, 'utf8')) as { machines: Record<string, { profile?: string }> }
+          for (const [name, m] of Object.entries(y.machines)) {
+            const cur = h.config.machines[name]
+            if (cur && cur.profile !== m.profile) {
+              const from = cur.profile
+              cur.profile = m.profile
+              h.lifecycle.onConfigChange({ type: 'machine.profile_changed', machine: name, from, to: m.profile })
+            }
+          }
+        },
+      })
+    },
+  }).then((h) => {
+    t.teardown(() => h.close())
+    return h
+  })
+}
+
+async function call(h: Harness, method: string, path: string, body?: unknown, auth?: string): Promise<{ status: number; json: Record<string, unknown>; text: string }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (auth !== undefined) headers.authorization = auth
+  const r = await fetch(h.baseUrl + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) })
+  const text = await r.text()
+  let json: Record<string, unknown> = {}
+  try { json = JSON.parse(text) as Record<string, unknown> } catch {}
+  return { status: r.status, json, text }
+}
+
+t.test('mutations need the bearer token', async (t) => {
+  const power = { calls: [] as [string, PowerAction][] }
+  const h = await setup(t, power)
+  for (const [path, body] of [['/api/machines/pi-03/assign', { profile: 'local' }], ['/api/machines/pi-03/power', { action: 'cycle' }]] as const) {
+    let r = await call(h, 'POST', path, body)
+    t.equal(r.status, 401, `${path} without Authorization`)
+    t.equal(r.json.error, 'authorization required')
+    r = await call(h, 'POST', path, body, 'Bearer wrong-token')
+    t.equal(r.status, 403, `${path} with a wrong token`)
+    r = await call(h, 'POST', path, body, `Basic ${h.token}`)
+    t.equal(r.status, 403, `${path} with another scheme`)
+    r = await call(h, 'POST', path, body, `Bearer ${h.token}x`)
+    t.equal(r.status, 403, `${path} with a longer token`)
+  }
+  t.same(power.calls, [], 'nothing was powered')
+  t.equal(h.lifecycle.get('pi-03')!.profile, 'ubuntu-install', 'nothing was assigned')
+})
+
+t.test('reads: machines, one machine, profiles, events — and no secrets', async (t) => {
+  const h = await setup(t)
+  await fetch(`${h.baseUrl}/boot.ipxe?mac=${PI_MAC}`)
+  const ms = await call(h, 'GET', '/api/machines')
+  t.equal(ms.status, 200)
+  const names = (ms.json.machines as { name: string }[]).map((m) => m.name).sort()
+  t.same(names, ['pc-01', 'pi-03'])
+  const one = await call(h, 'GET', '/api/machines/pi-03')
+  t.equal((one.json.machine as { state: string }).state, 'netbooting')
+  t.ok((one.json.events as unknown[]).length > 0)
+  t.equal((await call(h, 'GET', `/api/machines/${PI_MAC}`)).status, 200, 'by MAC too')
+  t.equal((await call(h, 'GET', '/api/machines/nope')).status, 404)
+  const ps = await call(h, 'GET', '/api/profiles')
+  t.same((ps.json.profiles as { name: string; kind: string }[]).map((p) => [p.name, p.kind]), [
+    ['ubuntu-install', 'kernel'], ['ubuntu-live', 'kernel'], ['local', 'local'], ['discovery', 'local'],
+  ])
+  const ev = await call(h, 'GET', '/api/events?machine=pi-03&limit=3')
+  t.equal((ev.json.events as unknown[]).length, 3)
+  for (const r of [ms, one, ps, ev]) {
+    t.notMatch(r.text, /[0-9a-f]{32}/, 'no boot token')
+    t.notMatch(r.text, /hunter2/, 'no switch password')
+    t.notMatch(r.text, new RegExp(h.token), 'no API token')
+  }
+})
+
+t.test('assign: YAML edited in place, reload picks it up, --cycle cycles once', async (t) => {
+  const power = { calls: [] as [string, PowerAction][] }
+  const h = await setup(t, power)
+  const auth = `Bearer ${h.token}`
+  let r = await call(h, 'POST', '/api/machines/pi-03/assign', { profile: 'nope' }, auth)
+  t.equal(r.status, 400)
+  r = await call(h, 'POST', '/api/machines/ghost/assign', { profile: 'local' }, auth)
+  t.equal(r.status, 404)
+  r = await call(h, 'POST', '/api/machines/pi-03/assign', '{not json', auth)
+  t.equal(r.status, 400)
+  r = await call(h, 'POST', '/api/machines/pc-01/assign', { profile: 'local', cycle: true }, auth)
+  t.equal(r.status, 409, 'cycle without power control')
+
+  const before = h.lifecycle.get('pi-03')!.deployment!.id
+  r = await call(h, 'POST', '/api/machines/pi-03/assign', { profile: 'ubuntu-live', cycle: true }, auth)
+  t.equal(r.status, 200, r.text)
+  t.equal(r.json.cycle, true)
+  const yaml = readFileSync(join(h.dir, 'bootlab.yaml'), 'utf8')
+  t.equal(yaml, YAML.replace('profile: ubuntu-install   # reinstall', 'profile: ubuntu-live   # reinstall'), 'only the profile changed; comments kept')
+  const m = h.lifecycle.get('pi-03')!
+  t.equal(m.profile, 'ubuntu-live')
+  t.ok(m.deployment!.id > before)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(power.calls, [['pi-03', 'cycle']], 'one power cycle')
+  t.equal(h.lifecycle.get('pi-03')!.state, 'cycling')
+
+  // assigning the same profile again = reinstall: a new deployment (new instance-id)
+  r = await call(h, 'POST', '/api/machines/pi-03/assign', { profile: 'ubuntu-live' }, auth)
+  t.equal(r.status, 200)
+  t.ok((r.json.deployment as number) > m.deployment!.id)
+  t.equal(h.lifecycle.get('pi-03')!.state, 'assigned')
+})
+
+t.test('cycle_on_assign: a hand edit of the YAML cycles once; explicit cycle does not double it', async (t) => {
+  const power = { calls: [] as [string, PowerAction][] }
+  const h = await setup(t, power)
+  h.config.machines['pi-03']!.cycle_on_assign = true
+  const r = await call(h, 'POST', '/api/machines/pi-03/assign', { profile: 'local', cycle: true }, `Bearer ${h.token}`)
+  t.equal(r.status, 200)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(power.calls, [['pi-03', 'cycle']])
+})
+
+t.test('power: delegated, errors reported', async (t) => {
+  const power = { calls: [] as [string, PowerAction][], fail: false }
+  const h = await setup(t, power)
+  const auth = `Bearer ${h.token}`
+  let r = await call(h, 'POST', '/api/machines/pi-03/power', { action: 'off' }, auth)
+  t.equal(r.status, 200)
+  t.same(r.json, { machine: 'pi-03', action: 'off', result: { port: 'Gi1/0/3', state: 'off' } })
+  r = await call(h, 'POST', '/api/machines/pi-03/power', { action: 'explode' }, auth)
+  t.equal(r.status, 400)
+  r = await call(h, 'POST', '/api/machines/pc-01/power', { action: 'on' }, auth)
+  t.equal(r.status, 409)
+  power.fail = true
+  r = await call(h, 'POST', '/api/machines/pi-03/power', { action: 'cycle' }, auth)
+  t.equal(r.status, 502)
+  t.match(r.json.error, /switch unreachable/)
+  const v = h.lifecycle.get('pi-03')!
+  t.equal(v.state, 'failed')
+  t.match(v.state_reason, /power cycle failed: switch unreachable/)
+  t.same(h.store.powerOps('pi-03').map((o) => [o.action, o.outcome]), [['cycle', 'error'], ['off', 'ok']])
+})
+
+t.test('no power service at all', async (t) => {
+  const h = await setup(t)
+  const r = await call(h, 'POST', '/api/machines/pi-03/power', { action: 'on' }, `Bearer ${h.token}`)
+  t.equal(r.status, 409)
+})
