@@ -39,7 +39,9 @@ const CLOUD_INIT_KEY: Record<CloudInitDoc, 'meta_data' | 'user_data' | 'vendor_d
   'network-config': 'network_config',
 }
 
-export class RenderError extends Error {}
+export class RenderError extends Error {
+  override name = 'RenderError'
+}
 
 /** URL of a kernel/initrd: an http(s) URL as is, otherwise a path under images/. */
 export function imageUrl(baseUrl: string, path: string): string {

@@ -29,7 +29,9 @@ export interface FilesRouterDeps {
   idleTimeoutMs?: number
 }
 
-export class JailError extends Error {}
+export class JailError extends Error {
+  override name = 'JailError'
+}
 
 /** Decodes and checks the segments of a request path; throws JailError for anything suspicious. */
 export function safeSegments(rawPath: string): string[] {

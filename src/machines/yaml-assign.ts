@@ -7,7 +7,9 @@ import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { parseDocument, isMap, isScalar } from 'yaml'
 
-export class AssignError extends Error {}
+export class AssignError extends Error {
+  override name = 'AssignError'
+}
 
 /** Returns the new file text with machines.<name>.profile set to `profile`. */
 export function setMachineProfile(text: string, machine: string, profile: string): string {
@@ -17,11 +19,23 @@ export function setMachineProfile(text: string, machine: string, profile: string
   if (!isMap(machines) || !machines.has(machine)) throw new AssignError(`machine ${machine} is not in the config file`)
   const entry = machines.get(machine, true)
   if (!isMap(entry)) throw new AssignError(`machine ${machine} is not a mapping in the config file`)
+  const value = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(profile) ? profile : JSON.stringify(profile)
   const cur = entry.get('profile', true)
   if (isScalar(cur) && cur.range) {
     // replace just the value's characters: layout and comments stay byte for byte
-    const value = /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(profile) ? profile : JSON.stringify(profile)
     return text.slice(0, cur.range[0]) + value + text.slice(cur.range[1])
+  }
+  const first = entry.items[0]?.key
+  const last = entry.items[entry.items.length - 1]?.value
+  if (!entry.flow && isScalar(first) && first.range && last && (isScalar(last) || isMap(last)) && last.range) {
+    // block mapping: add a line after its last entry, at the indentation of its first key
+    const lineStart = text.lastIndexOf('\n', first.range[0] - 1) + 1
+    const indent = text.slice(lineStart, first.range[0])
+    const end = last.range[1]
+    const eol = end > 0 && text[end - 1] === '\n' ? end - 1 : text.indexOf('\n', end)
+    const at = eol === -1 ? text.length : eol + 1
+    const prefix = eol === -1 ? '\n' : ''
+    if (/^\s*$/.test(indent)) return text.slice(0, at) + `${prefix}${indent}profile: ${value}\n` + text.slice(at)
   }
   entry.set('profile', profile)
   return doc.toString()
