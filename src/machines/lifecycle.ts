@@ -101,7 +101,7 @@ export class Lifecycle {
   onDhcp(o: DhcpObservation): void {
     const row = this.rowForMac(o.mac, o.arch)
     if (!row) return
-    this.store.tx(() => {
+    this.tx(() => {
       this.store.observe(row.mac, { ip: o.ip, serial: o.serial, arch: row.name ? undefined : o.arch, seen: true })
       this.record(row.mac, 'dhcp', { kind: o.kind, class: o.class ?? null, ip: o.ip ?? null })
       this.netbootStep(row.mac, `dhcp ${o.class ?? o.kind}`)
@@ -118,7 +118,7 @@ export class Lifecycle {
     }
     if (!row) return
     const mac = row.mac
-    this.store.tx(() => {
+    this.tx(() => {
       this.store.observe(mac, { ip: o.clientIp, serial: prefix, seen: true })
       this.record(mac, 'tftp', { file: o.file, outcome: o.outcome, bytes: o.bytes ?? null })
       if (o.outcome === 'done') this.netbootStep(mac, `tftp ${o.file}`)
@@ -129,7 +129,7 @@ export class Lifecycle {
   onHttp(o: HttpObservation): void {
     const mac = o.mac ?? (o.ip ? this.store.machineByIp(o.ip)?.mac : undefined)
     if (!mac || !this.store.machine(mac)) return
-    this.store.tx(() => {
+    this.tx(() => {
       if (o.ip) this.store.observe(mac, { ip: o.ip, seen: true })
       switch (o.kind) {
         case 'script':
@@ -231,7 +231,7 @@ export class Lifecycle {
 
   /** Called once a boot script was served: a deployment of a `boot: local` profile is complete then. */
   scriptServed(mac: string, profileName: string | undefined, loader: 'ipxe' | 'grub'): void {
-    this.store.tx(() => {
+    this.tx(() => {
       this.onHttp({ mac, path: loader === 'ipxe' ? '/boot.ipxe' : '/grub.cfg', kind: loader === 'ipxe' ? 'script' : 'grub-cfg' })
       const p = profileName ? this.getConfig().profiles[profileName] : undefined
       const dep = this.store.currentDeployment(mac)
@@ -253,7 +253,7 @@ export class Lifecycle {
     for (const f of fields) if (typeof data[f] === 'string') info[f] = data[f]!.slice(0, 255)
     info.keys = Object.keys(data).filter((k) => k.startsWith('pub_key_')).map((k) => k.slice(8))
     if (info.instance_id !== undefined && info.instance_id !== instanceId(dep)) info.instance_id_mismatch = true
-    this.store.tx(() => {
+    this.tx(() => {
       if (ip) this.store.observe(dep.mac, { ip, seen: true })
       this.record(dep.mac, 'phone-home', info)
       if (dep.state !== 'done') {
@@ -266,7 +266,7 @@ export class Lifecycle {
 
   reportFailed(dep: DeploymentRow, reason: string): void {
     const r = reason.replace(/[\r\n\t]+/g, ' ').slice(0, 500) || 'installer reported failure'
-    this.store.tx(() => {
+    this.tx(() => {
       this.store.finishDeployment(dep.id, 'failed')
       this.transition(dep.mac, 'failed', r)
     })
@@ -283,7 +283,7 @@ export class Lifecycle {
   assign(name: string, profile: string, before: number | null): { deployment: DeploymentRow; created: boolean } {
     const mc = this.getConfig().machines[name]
     if (!mc) throw new Error(`unknown machine ${name}`)
-    const result = this.store.tx(() => {
+    const result = this.tx(() => {
       this.store.ensureMachine(mc.mac, { name, state: 'ready' })
       const dep = this.store.currentDeployment(mc.mac)
       if (dep && dep.id !== before && dep.profile === profile) return { deployment: dep, created: false }
@@ -325,7 +325,7 @@ export class Lifecycle {
     const mc = this.getConfig().machines[name]
     if (!mc) throw new Error(`unknown machine ${name}`)
     if (!this.power || !mc.power) throw new PowerUnavailable(name)
-    const opId = this.store.tx(() => {
+    const opId = this.tx(() => {
       this.store.ensureMachine(mc.mac, { name, state: 'ready' })
       const id = this.store.addPowerOp(name, action)
       this.record(mc.mac, 'power.requested', { action, op: id })
@@ -336,7 +336,7 @@ export class Lifecycle {
     this.publish(mc.mac)
     try {
       const result = await this.power.request(name, action)
-      this.store.tx(() => {
+      this.tx(() => {
         this.store.finishPowerOp(opId, 'ok')
         this.record(mc.mac, 'power.done', { action, op: opId })
       })
@@ -344,7 +344,7 @@ export class Lifecycle {
       return result
     } catch (err) {
       const msg = (err as Error).message
-      this.store.tx(() => {
+      this.tx(() => {
         this.store.finishPowerOp(opId, 'error', msg)
         this.record(mc.mac, 'power.failed', { action, op: opId, error: msg })
         if (action === 'cycle' && this.store.machine(mc.mac)?.state === 'cycling') this.transition(mc.mac, 'failed', `power cycle failed: ${msg}`)
@@ -403,7 +403,7 @@ export class Lifecycle {
     if (cfg.server.unknown !== 'discover') return undefined
     const existing = this.store.machine(mac)
     if (existing) return existing
-    const row = this.store.tx(() => {
+    const row = this.tx(() => {
       const r = this.store.ensureMachine(mac, { name: null, state: 'discovered' })
       if (arch) this.store.observe(mac, { arch })
       this.record(mac, 'discovered', { arch: arch ?? null })
@@ -417,7 +417,7 @@ export class Lifecycle {
     const cfg = this.getConfig()
     const toCycle: string[] = []
     const touched = new Set<string>()
-    this.store.tx(() => {
+    this.tx(() => {
       const byMac = new Map(Object.values(cfg.machines).map((m) => [m.mac, m]))
       // rows whose config entry went away (or moved to another MAC) become discovered machines again
       for (const r of this.store.machines()) {
@@ -471,6 +471,17 @@ export class Lifecycle {
   }
 
   private pending: EventRow[] = []
+
+  /** A store transaction whose events are only published if it commits. */
+  private tx<T>(fn: () => T): T {
+    const mark = this.pending.length
+    try {
+      return this.store.tx(fn)
+    } catch (err) {
+      this.pending.length = mark
+      throw err
+    }
+  }
 
   private record(mac: string, type: string, data: Record<string, unknown>): void {
     const row = this.store.machine(mac)
