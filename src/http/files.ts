@@ -20,8 +20,8 @@ export interface ServedFile {
 }
 
 export interface FilesRouterDeps {
-  /** first path segment → directory, e.g. { images: '/srv/images', firmware: '/srv/firmware' } */
-  roots: Record<string, string>
+  /** first path segment → directory, e.g. { images: '/srv/images', firmware: '/srv/firmware' } (a function: read per request) */
+  roots: Record<string, string> | (() => Record<string, string>)
   log: Logger
   /** called when a GET transfer starts (status 200 or 206) */
   onServed?: (f: ServedFile) => void
@@ -107,7 +107,8 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
     let file: string
     try {
       const segs = safeSegments(req.path)
-      const root = Object.hasOwn(deps.roots, segs[0]!) ? deps.roots[segs[0]!] : undefined
+      const roots = typeof deps.roots === 'function' ? deps.roots() : deps.roots
+      const root = Object.hasOwn(roots, segs[0]!) ? roots[segs[0]!] : undefined
       if (root === undefined || segs.length < 2) throw new JailError('no such root')
       file = await resolveJailed(root, segs.slice(1))
     } catch (err) {

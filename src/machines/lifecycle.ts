@@ -88,6 +88,8 @@ export class Lifecycle {
 
   /** Brings the store in line with the config (changes made while bootlab was down are assignments too). */
   start(): void {
+    const n = this.store.abandonPowerOps()
+    if (n > 0) this.log.warn({ count: n }, 'power operations interrupted by the last shutdown')
     this.reconcile({ cycle: false })
   }
 

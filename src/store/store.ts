@@ -251,6 +251,11 @@ export class Store {
     this.db.prepare('UPDATE power_ops SET finished_at = ?, outcome = ?, error = ? WHERE id = ?').run(this.now(), outcome, error ?? null, id)
   }
 
+  /** Power operations that were running when the process died: closed as errors. Returns how many. */
+  abandonPowerOps(): number {
+    return this.db.prepare("UPDATE power_ops SET finished_at = ?, outcome = 'error', error = 'interrupted by a restart' WHERE outcome IS NULL").run(this.now()).changes
+  }
+
   powerOps(machine: string, limit = 20): PowerOpRow[] {
     return this.db.prepare('SELECT * FROM power_ops WHERE machine = ? ORDER BY id DESC LIMIT ?').all(machine, limit) as PowerOpRow[]
   }

@@ -46,6 +46,9 @@ t.test('deployments: a new one supersedes the old one and kills its tokens', asy
   s.observe('02:00:00:00:00:02', { ip: '10.0.0.5' })
   t.equal(s.machineByIp('10.0.0.5')!.mac, '02:00:00:00:00:02', 'an address belongs to one machine')
   t.equal(s.machine('02:00:00:00:00:01')!.ip, null)
+  const op = s.addPowerOp('a', 'cycle')
+  t.equal(s.abandonPowerOps(), 1, 'an unfinished power op is closed at start')
+  t.same(s.powerOps('a').map((o) => [o.id, o.outcome, o.error]), [[op, 'error', 'interrupted by a restart']])
 })
 
 type T = Pick<typeof t, 'equal' | 'same' | 'ok'>
