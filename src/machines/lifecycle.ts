@@ -52,6 +52,9 @@ export type BootTarget =
   | { kind: 'discovered'; machine: MachineConfig; profileName: string; row: MachineRow }
   | { kind: 'ignored' }
 
+/** events kept in the store (older ones are pruned at start) */
+const EVENTS_KEPT = 200_000
+
 const NETBOOT_FROM: ReadonlySet<MachineState> = new Set(['assigned', 'cycling', 'netbooting', 'failed'])
 
 export function hashToken(token: string): string {
@@ -74,13 +77,15 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 export class Lifecycle {
   readonly bus = new EventEmitter<BusEvents>()
   private readonly store: Store
-  private readonly getConfig: () => Config
+  private readonly readConfig: () => Config
   private readonly log: Logger
   private readonly power: PowerLike | undefined
+  /** the config object last reconciled; a new object (hot reload) triggers a reconcile */
+  private seen: Config | undefined
 
   constructor(deps: LifecycleDeps) {
     this.store = deps.store
-    this.getConfig = deps.getConfig
+    this.readConfig = deps.getConfig
     this.log = deps.log
     this.power = deps.power
     this.bus.setMaxListeners(100)
@@ -90,14 +95,39 @@ export class Lifecycle {
   start(): void {
     const n = this.store.abandonPowerOps()
     if (n > 0) this.log.warn({ count: n }, 'power operations interrupted by the last shutdown')
-    this.reconcile({ cycle: false })
+    this.store.pruneEvents(EVENTS_KEPT)
+    this.seen = this.readConfig()
+    this.reconcile()
+  }
+
+  /**
+   * The running config. When the loader swapped in a new config object, the store is reconciled
+   * with it first, so a missed change event cannot leave a machine on an old assignment.
+   */
+  private getConfig(): Config {
+    const cfg = this.readConfig()
+    if (this.seen !== undefined && cfg !== this.seen) {
+      this.seen = cfg
+      this.reconcile()
+    }
+    return cfg
   }
 
   // ---- inputs ---------------------------------------------------------------------------------
 
   onConfigChange(ev: ConfigChangeEvent): void {
-    const cycleFor = ev.type === 'machine.profile_changed' && typeof ev.machine === 'string' ? ev.machine : undefined
-    this.reconcile({ cycle: cycleFor })
+    this.seen = this.readConfig()
+    this.reconcile()
+    if (ev.type === 'machine.profile_changed' && typeof ev.machine === 'string') this.cycleOnAssign(ev.machine)
+  }
+
+  /** `cycle_on_assign`: one power cycle for a freshly assigned deployment (deduplicated per deployment). */
+  private cycleOnAssign(name: string): void {
+    const mc = this.readConfig().machines[name]
+    if (!mc || !mc.cycle_on_assign || !mc.power || !this.power || !mc.profile) return
+    const dep = this.store.currentDeployment(mc.mac)
+    if (!dep || dep.profile !== mc.profile || dep.state !== 'pending') return
+    this.cycle(name, { dedupe: true }).catch((err: Error) => this.log.warn({ machine: name, err: err.message }, 'power cycle on assign failed'))
   }
 
   onDhcp(o: DhcpObservation): void {
@@ -415,9 +445,8 @@ export class Lifecycle {
     return row
   }
 
-  private reconcile(opts: { cycle: string | false | undefined }): void {
-    const cfg = this.getConfig()
-    const toCycle: string[] = []
+  private reconcile(): void {
+    const cfg = this.readConfig()
     const touched = new Set<string>()
     this.tx(() => {
       const byMac = new Map(Object.values(cfg.machines).map((m) => [m.mac, m]))
@@ -441,7 +470,6 @@ export class Lifecycle {
             const d = this.store.newDeployment(mc.mac, mc.name, mc.profile)
             this.record(mc.mac, 'assigned', { profile: mc.profile, deployment: d.id, from: dep?.profile ?? null })
             touched.add(mc.mac)
-            if (opts.cycle === mc.name && mc.cycle_on_assign && mc.power && this.power) toCycle.push(mc.name)
           }
         } else if (row.state !== 'ready') {
           this.transition(mc.mac, 'ready', null)
@@ -450,9 +478,6 @@ export class Lifecycle {
       }
     })
     for (const mac of touched) this.publish(mac)
-    for (const name of toCycle) {
-      this.cycle(name, { dedupe: true }).catch((err: Error) => this.log.warn({ machine: name, err: err.message }, 'power cycle on assign failed'))
-    }
   }
 
   private netbootStep(mac: string, step: string): void {

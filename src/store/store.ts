@@ -230,6 +230,11 @@ export class Store {
     return { id, ts, machine: e.machine ?? null, mac: e.mac ?? null, type: e.type, data }
   }
 
+  /** Keeps the newest `keep` events. */
+  pruneEvents(keep: number): number {
+    return this.db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(keep).changes
+  }
+
   events(q: { machine?: string; limit?: number; afterId?: number } = {}): EventRow[] {
     const limit = Math.max(1, Math.min(q.limit ?? 100, 1000))
     const where: string[] = []

@@ -1,0 +1,88 @@
+// Lifecycle details not covered by the scripted boot: hot reload without events, cycle_on_assign,
+// removed machines, IP pairing for TFTP, event pruning.
+import t from 'tap'
+import { Store } from '../../src/store/store.js'
+import { Lifecycle } from '../../src/machines/lifecycle.js'
+import type { Config } from '../../src/boot/types.js'
+import type { PowerAction } from '../../src/machines/inputs.js'
+import { silentLogger } from '../../src/log.js'
+import { machine, profile } from '../http/fixtures/harness.js'
+
+function config(profileOfA?: string, extra: Partial<Config['machines']> = {}): Config {
+  return {
+    server: { http: { port: 8080, listen: '0.0.0.0' }, unknown: 'discover', unknown_profile: 'discovery', state_dir: '/nonexistent', paths: { images: '/i', firmware: '/f', tftproot: '/t' } },
+    switches: {},
+    profiles: { inst: profile({ kernel: 'k', then: 'local' }), local: profile({ boot: 'local' }), discovery: profile({ boot: 'local' }) },
+    machines: {
+      a: machine('a', '02:00:00:00:00:0a', { profile: profileOfA, cycle_on_assign: true, power: { switch: 's', port: 'p1' } }),
+      ...extra,
+    } as Config['machines'],
+  }
+}
+
+function setup(t: { teardown(fn: () => unknown): void }, cfg: Config) {
+  const store = new Store({ file: ':memory:' })
+  t.teardown(() => store.close())
+  const calls: [string, PowerAction][] = []
+  const state = { cfg }
+  const lc = new Lifecycle({ store, getConfig: () => state.cfg, log: silentLogger(), power: { request: async (m, a) => { calls.push([m, a]) } } })
+  lc.start()
+  return { store, lc, calls, state }
+}
+
+t.test('a swapped config object is reconciled even without a change event; the event then cycles once', async (t) => {
+  const { lc, calls, state } = setup(t, config())
+  t.equal(lc.get('a')!.state, 'ready')
+  state.cfg = config('inst')
+  t.equal(lc.get('a')!.state, 'assigned', 'seen on the next read')
+  t.same(calls, [], 'no power cycle without the profile_changed event')
+  lc.onConfigChange({ type: 'machine.profile_changed', machine: 'a', from: undefined, to: 'inst' })
+  lc.onConfigChange({ type: 'machine.profile_changed', machine: 'a', from: undefined, to: 'inst' })
+  await new Promise((r) => setImmediate(r))
+  t.same(calls, [['a', 'cycle']], 'one cycle per deployment')
+  t.equal(lc.get('a')!.state, 'cycling')
+})
+
+t.test('start-up assigns without cycling; removed machines become discovered', async (t) => {
+  const { lc, calls, state } = setup(t, config('inst'))
+  t.equal(lc.get('a')!.state, 'assigned')
+  t.same(calls, [])
+  state.cfg = config(undefined)
+  delete (state.cfg.machines as Record<string, unknown>).a
+  lc.onConfigChange({ type: 'machine.removed', machine: 'a' })
+  const m = lc.get('02:00:00:00:00:0a')!
+  t.equal(m.configured, false)
+  t.equal(m.state, 'discovered')
+  t.equal(m.state_reason, 'removed from the config')
+})
+
+t.test('TFTP is paired by IP from DHCP, or by serial prefix', async (t) => {
+  const { lc } = setup(t, config('inst', { b: machine('b', '02:00:00:00:00:0b', { serial: 'cafe0001', profile: 'inst' }) }))
+  lc.onDhcp({ mac: '02:00:00:00:00:0a', kind: 'ack', ip: '10.0.0.10' })
+  lc.onTftp({ clientIp: '10.0.0.10', file: 'ipxe.efi', outcome: 'done', bytes: 1000 })
+  t.equal(lc.get('a')!.netboot_step, 'tftp ipxe.efi')
+  lc.onTftp({ clientIp: '10.0.0.99', file: 'cafe0001/start4.elf', outcome: 'done', bytes: 1000 })
+  const b = lc.get('b')!
+  t.equal(b.state, 'netbooting')
+  t.equal(b.ip, '10.0.0.99', 'the Pi\'s address learnt from its TFTP prefix')
+  lc.onTftp({ clientIp: '10.0.0.200', file: 'nobody.bin', outcome: 'not-found' })
+  t.equal(lc.list().length, 2, 'an unpaired TFTP client is not invented')
+})
+
+t.test('unknown: ignore records nothing', async (t) => {
+  const cfg = config()
+  cfg.server.unknown = 'ignore'
+  const { lc } = setup(t, cfg)
+  lc.onDhcp({ mac: '02:00:00:00:00:99', kind: 'discover' })
+  t.equal(lc.get('02:00:00:00:00:99'), undefined)
+  t.same(lc.bootTarget({ mac: '02:00:00:00:00:99' }), { kind: 'ignored' })
+})
+
+t.test('event pruning keeps the newest', async (t) => {
+  const { store } = setup(t, config())
+  for (let i = 0; i < 50; i++) store.addEvent({ type: 'x', data: { i } })
+  store.pruneEvents(10)
+  const ev = store.events({ limit: 1000 })
+  t.equal(ev.length, 10)
+  t.equal(ev[0]!.data.i, 49)
+})
