@@ -3,8 +3,8 @@
 // credentials, no cloud-init contents.
 import express, { Router, type NextFunction, type Request, type Response } from 'express'
 import { profileKind, type Config } from '../boot/types.js'
-import { PowerUnavailable, type Lifecycle } from '../machines/lifecycle.js'
-import type { PowerAction } from '../machines/inputs.js'
+import type { Lifecycle } from '../machines/lifecycle.js'
+import type { PowerApi } from '../machines/inputs.js'
 import type { Logger } from '../log.js'
 import { tokenMatches } from './token.js'
 
@@ -15,10 +15,10 @@ export interface ApiRouterDeps {
   token: string | (() => string)
   /** persists an assignment in the YAML and reloads (createYamlAssigner); without it assign is 501 */
   persistAssign?: (machine: string, profile: string) => Promise<void>
+  /** power control (src/power); without it power requests answer 409 */
+  power?: PowerApi
   log: Logger
 }
-
-const POWER_ACTIONS: ReadonlySet<string> = new Set(['on', 'off', 'cycle', 'status'])
 
 export function requireToken(token: string | (() => string)) {
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -94,7 +94,8 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
       return
     }
     const cycle = body.cycle === true
-    if (cycle && !lifecycle.canPower(name)) {
+    const hasPower = deps.power !== undefined && mc.power !== undefined
+    if (cycle && !hasPower) {
       res.status(409).json({ error: `machine ${name} has no power control` })
       return
     }
@@ -110,36 +111,36 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
       res.status(500).json({ error: `could not update the config file: ${(err as Error).message}` })
       return
     }
-    const { deployment, created } = lifecycle.assign(name, body.profile, before)
-    const mcNow = deps.getConfig().machines[name]
-    if (cycle || (created && mcNow?.cycle_on_assign === true && lifecycle.canPower(name))) {
-      lifecycle.cycle(name, { dedupe: true }).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
+    const { deployment } = lifecycle.assign(name, body.profile, before)
+    // power: the power module cycles an assigned machine that has power: and cycle_on_assign (default);
+    // --cycle forces a cycle when cycle_on_assign is false. Neither waits for the cycle to finish.
+    let power: 'cycling' | 'none' = 'none'
+    if (hasPower && mc.cycle_on_assign !== false) {
+      power = 'cycling'
+      deps.power!.assigned(name, body.profile).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
+    } else if (cycle) {
+      power = 'cycling'
+      deps.power!.api('POST', name, { action: 'cycle' }).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
     }
-    res.status(200).json({ machine: lifecycle.get(name), deployment: deployment.id, cycle })
+    res.status(200).json({ machine: lifecycle.get(name), deployment: deployment.id, power })
   })
 
-  router.post('/machines/:name/power', auth, json, async (req, res) => {
+  async function power(req: Request, res: Response): Promise<void> {
     const name = String(req.params.name)
-    const action = (req.body as { action?: unknown } | undefined)?.action
     if (!deps.getConfig().machines[name]) {
       res.status(404).json({ error: `no machine ${name} in the config` })
       return
     }
-    if (typeof action !== 'string' || !POWER_ACTIONS.has(action)) {
-      res.status(400).json({ error: 'action must be one of on, off, cycle, status' })
+    if (!deps.power) {
+      res.status(409).json({ error: 'power control is not configured' })
       return
     }
-    try {
-      const result = await lifecycle.powerAction(name, action as PowerAction)
-      res.json({ machine: name, action, result: result ?? null })
-    } catch (err) {
-      if (err instanceof PowerUnavailable) {
-        res.status(409).json({ error: err.message })
-        return
-      }
-      res.status(502).json({ error: `power ${action} failed: ${(err as Error).message}` })
-    }
-  })
+    const r = await deps.power.api(req.method === 'GET' ? 'GET' : 'POST', name, req.body)
+    res.status(r.status).json(r.body)
+  }
+
+  router.get('/machines/:name/power', (req, res) => power(req, res))
+  router.post('/machines/:name/power', auth, json, (req, res) => power(req, res))
 
   // JSON errors for this router (bad JSON bodies, oversize bodies)
   router.use((err: Error & { status?: number; statusCode?: number }, _req: Request, res: Response, next: NextFunction) => {

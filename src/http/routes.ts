@@ -4,6 +4,7 @@ import type { Router } from 'express'
 import type { Logger } from '../log.js'
 import type { Config } from '../boot/types.js'
 import type { MachineService } from '../machines/service.js'
+import type { PowerApi } from '../machines/inputs.js'
 import { createApiRouter } from './api.js'
 import { createBootRouter } from './boot.js'
 import { createCloudInitRouter } from './cloud-init.js'
@@ -17,6 +18,8 @@ export interface HttpRoutesOptions {
   token: string | (() => string)
   /** createYamlAssigner({ configPath, reload }); without it the API's assign answers 501 */
   persistAssign?: (machine: string, profile: string) => Promise<void>
+  /** { api: (m, name, body) => powerApi(powerService, m, name, body), assigned: (n, p) => powerService.assigned(n, p) } */
+  power?: PowerApi
   /** extra /files roots besides images and firmware, e.g. { ipxe: '/usr/lib/ipxe' } */
   extraRoots?: Record<string, string>
   log: Logger
@@ -44,6 +47,6 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
       }),
     },
     { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log }) },
-    { path: '/api', router: createApiRouter({ lifecycle, getConfig: o.getConfig, token: o.token, persistAssign: o.persistAssign, log }) },
+    { path: '/api', router: createApiRouter({ lifecycle, getConfig: o.getConfig, token: o.token, persistAssign: o.persistAssign, power: o.power, log }) },
   ]
 }

@@ -38,9 +38,22 @@ export type ConfigChangeEvent =
   | { type: 'profile.changed'; profile: string }
   | { type: string; machine?: string; [k: string]: unknown }
 
-export type PowerAction = 'on' | 'off' | 'cycle' | 'status'
+/** The PowerEvents (src/power/events.ts) the lifecycle listens to. */
+export const POWER_EVENT_TYPES = ['power.cycle.started', 'power.cycle.done', 'power.cycle.failed', 'power.manual_required'] as const
+export type PowerEventType = (typeof POWER_EVENT_TYPES)[number]
 
-/** The power service as seen from here (implemented by src/power). */
-export interface PowerLike {
-  request(machine: string, action: PowerAction): Promise<unknown>
+/** The fields of those events used here. */
+export interface PowerObservation {
+  machine?: string
+  action: 'cycle' | 'on' | 'off'
+  reason?: string
+  message?: string
+}
+
+/** The power side of the API and of assignments (src/power: powerApi() and PowerService.assigned()). */
+export interface PowerApi {
+  /** GET → port report, POST {action} → outcome; status codes chosen by the power module */
+  api(method: 'GET' | 'POST', machine: string, body?: unknown): Promise<{ status: number; body: unknown }>
+  /** an assignment made through the API: the power module cycles now if the machine has power: and cycle_on_assign */
+  assigned(machine: string, profile: string): Promise<unknown>
 }

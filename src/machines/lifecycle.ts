@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Logger } from '../log.js'
 import { machineByMac, machineBySerial, profileKind, type Arch, type Config, type MachineConfig } from '../boot/types.js'
 import type { DeploymentRow, EventRow, MachineRow, MachineState, Store } from '../store/store.js'
-import type { ConfigChangeEvent, DhcpObservation, HttpObservation, PowerAction, PowerLike, TftpObservation } from './inputs.js'
+import type { ConfigChangeEvent, DhcpObservation, HttpObservation, PowerEventType, PowerObservation, TftpObservation } from './inputs.js'
 
 export interface MachineView {
   name: string | null
@@ -43,7 +43,6 @@ export interface LifecycleDeps {
   store: Store
   getConfig: () => Config
   log: Logger
-  power?: PowerLike
 }
 
 /** What a boot request resolves to. */
@@ -79,7 +78,6 @@ export class Lifecycle {
   private readonly store: Store
   private readonly readConfig: () => Config
   private readonly log: Logger
-  private readonly power: PowerLike | undefined
   /** the config object last reconciled; a new object (hot reload) triggers a reconcile */
   private seen: Config | undefined
 
@@ -87,7 +85,6 @@ export class Lifecycle {
     this.store = deps.store
     this.readConfig = deps.getConfig
     this.log = deps.log
-    this.power = deps.power
     this.bus.setMaxListeners(100)
   }
 
@@ -118,17 +115,51 @@ export class Lifecycle {
   onConfigChange(ev: ConfigChangeEvent): void {
     this.seen = this.readConfig()
     this.reconcile()
-    if (ev.type === 'machine.profile_changed' && typeof ev.machine === 'string') this.cycleOnAssign(ev.machine)
+    this.log.debug({ change: ev.type }, 'config change reconciled')
   }
 
-  /** `cycle_on_assign`: one power cycle for a freshly assigned deployment (deduplicated per deployment). */
-  private cycleOnAssign(name: string): void {
-    const mc = this.readConfig().machines[name]
-    if (!mc || !mc.cycle_on_assign || !mc.power || !this.power || !mc.profile) return
-    const dep = this.store.currentDeployment(mc.mac)
-    if (!dep || dep.profile !== mc.profile || dep.state !== 'pending') return
-    this.cycle(name, { dedupe: true }).catch((err: Error) => this.log.warn({ machine: name, err: err.message }, 'power cycle on assign failed'))
+  /**
+   * Power events (src/power's PowerEvents, forwarded by the composition root). A cycle that starts
+   * while a deployment waits makes the machine `cycling`; a failed cycle makes it `failed`.
+   * Every operation is kept in power_ops.
+   */
+  onPower(type: PowerEventType, ev: PowerObservation): void {
+    if (!ev.machine) return
+    const mc = this.getConfig().machines[ev.machine]
+    if (!mc) return
+    const name = ev.machine
+    this.tx(() => {
+      this.store.ensureMachine(mc.mac, { name, state: 'ready' })
+      const row = this.store.machine(mc.mac)!
+      const open = this.openOps.get(`${name} ${ev.action}`)
+      switch (type) {
+        case 'power.cycle.started': {
+          const id = this.store.addPowerOp(name, ev.action)
+          this.openOps.set(`${name} ${ev.action}`, id)
+          this.record(mc.mac, 'power.started', { action: ev.action, reason: ev.reason ?? null })
+          if (ev.action === 'cycle' && row.state === 'assigned') this.transition(mc.mac, 'cycling', null)
+          break
+        }
+        case 'power.cycle.done':
+          if (open !== undefined) this.store.finishPowerOp(open, 'ok')
+          this.openOps.delete(`${name} ${ev.action}`)
+          this.record(mc.mac, 'power.done', { action: ev.action })
+          break
+        case 'power.cycle.failed':
+          if (open !== undefined) this.store.finishPowerOp(open, 'error', ev.reason)
+          this.openOps.delete(`${name} ${ev.action}`)
+          this.record(mc.mac, 'power.failed', { action: ev.action, reason: ev.reason ?? null })
+          if (ev.action === 'cycle' && row.state === 'cycling') this.transition(mc.mac, 'failed', `power cycle failed: ${ev.reason ?? 'unknown error'}`)
+          break
+        case 'power.manual_required':
+          this.record(mc.mac, 'power.manual', { action: ev.action, message: ev.message ?? null })
+          break
+      }
+    })
+    this.publish(mc.mac)
   }
+
+  private readonly openOps = new Map<string, number>()
 
   onDhcp(o: DhcpObservation): void {
     const row = this.rowForMac(o.mac, o.arch)
@@ -332,58 +363,8 @@ export class Lifecycle {
     return mc ? this.store.currentDeployment(mc.mac)?.id ?? null : null
   }
 
-  /**
-   * Power-cycles a machine for its current deployment once (`dedupe`), or unconditionally.
-   * Resolves when the power operation finished; a failure marks the machine failed.
-   */
-  async cycle(name: string, opts: { dedupe: boolean }): Promise<void> {
-    const mc = this.getConfig().machines[name]
-    if (!mc) throw new Error(`unknown machine ${name}`)
-    const dep = this.store.currentDeployment(mc.mac)
-    if (opts.dedupe && dep && !this.store.markCycleRequested(dep.id)) return
-    if (!opts.dedupe && dep) this.store.markCycleRequested(dep.id)
-    await this.powerAction(name, 'cycle')
-  }
-
-  canPower(name: string): boolean {
-    return this.power !== undefined && this.getConfig().machines[name]?.power !== undefined
-  }
-
   events(q: { machine?: string; limit?: number; afterId?: number }): EventRow[] {
     return this.store.events(q)
-  }
-
-  async powerAction(name: string, action: PowerAction): Promise<unknown> {
-    const mc = this.getConfig().machines[name]
-    if (!mc) throw new Error(`unknown machine ${name}`)
-    if (!this.power || !mc.power) throw new PowerUnavailable(name)
-    const opId = this.tx(() => {
-      this.store.ensureMachine(mc.mac, { name, state: 'ready' })
-      const id = this.store.addPowerOp(name, action)
-      this.record(mc.mac, 'power.requested', { action, op: id })
-      const row = this.store.machine(mc.mac)!
-      if (action === 'cycle' && row.state === 'assigned') this.transition(mc.mac, 'cycling', null)
-      return id
-    })
-    this.publish(mc.mac)
-    try {
-      const result = await this.power.request(name, action)
-      this.tx(() => {
-        this.store.finishPowerOp(opId, 'ok')
-        this.record(mc.mac, 'power.done', { action, op: opId })
-      })
-      this.publish(mc.mac)
-      return result
-    } catch (err) {
-      const msg = (err as Error).message
-      this.tx(() => {
-        this.store.finishPowerOp(opId, 'error', msg)
-        this.record(mc.mac, 'power.failed', { action, op: opId, error: msg })
-        if (action === 'cycle' && this.store.machine(mc.mac)?.state === 'cycling') this.transition(mc.mac, 'failed', `power cycle failed: ${msg}`)
-      })
-      this.publish(mc.mac)
-      throw err
-    }
   }
 
   // ---- views ----------------------------------------------------------------------------------
@@ -522,11 +503,5 @@ export class Lifecycle {
     for (const ev of evs) this.bus.emit('event', ev)
     const row = this.store.machine(mac)
     if (row) this.bus.emit('machine', this.view(row))
-  }
-}
-
-export class PowerUnavailable extends Error {
-  constructor(machine: string) {
-    super(`machine ${machine} has no power control`)
   }
 }

@@ -6,7 +6,6 @@ import { Renderer } from '../boot/render.js'
 import type { Config } from '../boot/types.js'
 import { openStore, type Store } from '../store/store.js'
 import { BootScripts } from './boot-scripts.js'
-import type { PowerLike } from './inputs.js'
 import { Lifecycle } from './lifecycle.js'
 
 export interface MachineServiceOptions {
@@ -14,7 +13,6 @@ export interface MachineServiceOptions {
   log: Logger
   /** http://<advertise>:<port> as clients reach bootlab */
   baseUrl: () => string
-  power?: PowerLike
   /** defaults to the config's server.state_dir at start */
   stateDir?: string
 }
@@ -31,7 +29,7 @@ export interface MachineService {
 export function startMachineService(opts: MachineServiceOptions): MachineService {
   const store = openStore(opts.stateDir ?? opts.getConfig().server.state_dir)
   const log = opts.log.child({ module: 'machines' })
-  const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log, power: opts.power })
+  const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log })
   lifecycle.start()
   const renderer = new Renderer()
   const bootScripts = new BootScripts({ lifecycle, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })

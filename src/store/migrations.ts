@@ -17,8 +17,7 @@ export const MIGRATIONS: Migration[] = [
         profile TEXT NOT NULL,
         state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed', 'superseded')),
         created_at INTEGER NOT NULL,
-        finished_at INTEGER,
-        cycle_requested_at INTEGER
+        finished_at INTEGER
       );
       CREATE INDEX deployments_mac ON deployments(mac, id);
 

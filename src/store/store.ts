@@ -35,7 +35,6 @@ export interface DeploymentRow {
   state: DeploymentState
   created_at: number
   finished_at: number | null
-  cycle_requested_at: number | null
 }
 
 export interface EventRow {
@@ -192,11 +191,6 @@ export class Store {
 
   finishDeployment(id: number, state: 'done' | 'failed'): void {
     this.db.prepare('UPDATE deployments SET state = ?, finished_at = ? WHERE id = ?').run(state, this.now(), id)
-  }
-
-  markCycleRequested(id: number): boolean {
-    const r = this.db.prepare('UPDATE deployments SET cycle_requested_at = ? WHERE id = ? AND cycle_requested_at IS NULL').run(this.now(), id)
-    return r.changes === 1
   }
 
   markDeployed(mac: string, deploymentId: number, profile: string): void {

@@ -4,7 +4,6 @@ import t from 'tap'
 import { Store } from '../../src/store/store.js'
 import { Lifecycle } from '../../src/machines/lifecycle.js'
 import type { Config } from '../../src/boot/types.js'
-import type { PowerAction } from '../../src/machines/inputs.js'
 import { silentLogger } from '../../src/log.js'
 import { machine, profile } from '../http/fixtures/harness.js'
 
@@ -23,30 +22,53 @@ function config(profileOfA?: string, extra: Partial<Config['machines']> = {}): C
 function setup(t: { teardown(fn: () => unknown): void }, cfg: Config) {
   const store = new Store({ file: ':memory:' })
   t.teardown(() => store.close())
-  const calls: [string, PowerAction][] = []
   const state = { cfg }
-  const lc = new Lifecycle({ store, getConfig: () => state.cfg, log: silentLogger(), power: { request: async (m, a) => { calls.push([m, a]) } } })
+  const lc = new Lifecycle({ store, getConfig: () => state.cfg, log: silentLogger() })
   lc.start()
-  return { store, lc, calls, state }
+  return { store, lc, state }
 }
 
-t.test('a swapped config object is reconciled even without a change event; the event then cycles once', async (t) => {
-  const { lc, calls, state } = setup(t, config())
+t.test('a swapped config object is reconciled even without a change event', async (t) => {
+  const { lc, state } = setup(t, config())
   t.equal(lc.get('a')!.state, 'ready')
   state.cfg = config('inst')
   t.equal(lc.get('a')!.state, 'assigned', 'seen on the next read')
-  t.same(calls, [], 'no power cycle without the profile_changed event')
   lc.onConfigChange({ type: 'machine.profile_changed', machine: 'a', from: undefined, to: 'inst' })
-  lc.onConfigChange({ type: 'machine.profile_changed', machine: 'a', from: undefined, to: 'inst' })
-  await new Promise((r) => setImmediate(r))
-  t.same(calls, [['a', 'cycle']], 'one cycle per deployment')
-  t.equal(lc.get('a')!.state, 'cycling')
+  t.equal(lc.list()[0]!.deployment!.id, 1, 'the event does not start a second deployment')
 })
 
-t.test('start-up assigns without cycling; removed machines become discovered', async (t) => {
-  const { lc, calls, state } = setup(t, config('inst'))
+t.test('power events: cycling, done, failed, manual; kept in power_ops', async (t) => {
+  const { lc, store } = setup(t, config('inst'))
+  const where = { switch: 's', port: 'p1' }
+  lc.onPower('power.cycle.started', { ...where, machine: 'a', action: 'cycle', reason: 'profile changed' })
+  t.equal(lc.get('a')!.state, 'cycling')
+  lc.onPower('power.cycle.done', { ...where, machine: 'a', action: 'cycle' })
+  t.equal(lc.get('a')!.state, 'cycling', 'stays cycling until the machine is seen netbooting')
+  lc.onDhcp({ mac: '02:00:00:00:00:0a', kind: 'discover', class: 'rpi-eeprom' })
+  t.equal(lc.get('a')!.state, 'netbooting')
+  lc.onConfigChange({ type: 'machine.profile_changed', machine: 'a', from: 'inst', to: 'inst' })
+  lc.onPower('power.cycle.started', { ...where, machine: 'a', action: 'cycle', reason: 'API request' })
+  lc.onPower('power.cycle.failed', { ...where, machine: 'a', action: 'cycle', reason: 'switch did not answer' })
+  t.equal(lc.get('a')!.state, 'netbooting', 'a failed cycle of a netbooting machine changes nothing')
+  lc.onPower('power.manual_required', { ...where, machine: 'a', action: 'cycle', message: 'switch port p1 by hand' })
+  lc.onPower('power.cycle.started', { ...where, machine: 'ghost', action: 'cycle' })
+  t.same(store.powerOps('a').map((o) => [o.action, o.outcome, o.error]), [['cycle', 'error', 'switch did not answer'], ['cycle', 'ok', null]])
+  const types = lc.events({ machine: 'a', limit: 100 }).map((e) => e.type)
+  t.ok(types.includes('power.manual'))
+})
+
+t.test('a failed cycle of an assigned machine → failed', async (t) => {
+  const { lc } = setup(t, config('inst'))
+  lc.onPower('power.cycle.started', { machine: 'a', action: 'cycle' })
+  lc.onPower('power.cycle.failed', { machine: 'a', action: 'cycle', reason: 'port is protected' })
+  const m = lc.get('a')!
+  t.equal(m.state, 'failed')
+  t.equal(m.state_reason, 'power cycle failed: port is protected')
+})
+
+t.test('start-up assigns; removed machines become discovered', async (t) => {
+  const { lc, state } = setup(t, config('inst'))
   t.equal(lc.get('a')!.state, 'assigned')
-  t.same(calls, [])
   state.cfg = config(undefined)
   delete (state.cfg.machines as Record<string, unknown>).a
   lc.onConfigChange({ type: 'machine.removed', machine: 'a' })
