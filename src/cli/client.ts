@@ -63,11 +63,11 @@ export class ApiClient {
   }
 }
 
-/** Adds --server, --token, --token-file, --state-dir to a command. */
+/** Adds --server, --token, --token-file, --state-dir to a command (same spelling as `bootlab power`). */
 export function withClientOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--server <url>', 'bootlab HTTP address').env('BOOTLAB_SERVER').default('http://127.0.0.1:8080'))
-    .option('--token <token>', 'API token (default: $BOOTLAB_TOKEN or <state-dir>/api-token)')
+    .addOption(new Option('-s, --server <url>', 'bootlab server URL').env('BOOTLAB_SERVER').default('http://127.0.0.1:8080'))
+    .option('-t, --token <token>', 'API token (default: $BOOTLAB_TOKEN or <state-dir>/api-token)')
     .option('--token-file <file>', 'file holding the API token')
     .option('--state-dir <dir>', 'bootlab state directory', '/var/lib/bootlab')
 }
@@ -77,6 +77,32 @@ export function clientFrom(opts: { server: string; token?: string; tokenFile?: s
 }
 
 export type Write = (s: string) => void
+
+/** Output and exit status of a CLI command (tests pass their own). */
+export interface CliDeps {
+  out?: Write
+  err?: Write
+  setExit?: (code: number) => void
+}
+
+/** Exit codes, as in src/cli/exit-codes.ts: 2 usage (unknown machine/profile), 4 remote (unreachable, refused). */
+export const CLI_EXIT = { OK: 0, USAGE: 2, REMOTE: 4 } as const
+
+/** Runs a command body; an ApiError becomes a message on stderr and an exit code. */
+export async function runCli(name: string, deps: CliDeps, body: (out: Write) => Promise<void>): Promise<void> {
+  const out = deps.out ?? ((s: string) => { process.stdout.write(s) })
+  const err = deps.err ?? ((s: string) => { process.stderr.write(s) })
+  const setExit = deps.setExit ?? ((c: number) => { process.exitCode = c })
+  try {
+    await body(out)
+    setExit(CLI_EXIT.OK)
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e
+    const hint = e.status === 401 || e.status === 403 ? ' (give the API token with --token, BOOTLAB_TOKEN or --state-dir)' : ''
+    err(`bootlab ${name}: ${e.message}${hint}\n`)
+    setExit(e.status === 0 || e.status === 401 || e.status === 403 || e.status >= 500 ? CLI_EXIT.REMOTE : CLI_EXIT.USAGE)
+  }
+}
 
 /** Plain text table, columns padded to their widest cell. */
 export function table(header: string[], rows: string[][]): string {

@@ -1,7 +1,7 @@
 // bootlab machines: every machine the server knows (configured and discovered), one line each.
 import { Command } from 'commander'
 import type { MachineView } from '../machines/lifecycle.js'
-import { ago, clientFrom, table, withClientOptions, type Write } from './client.js'
+import { ago, clientFrom, runCli, table, withClientOptions, type CliDeps } from './client.js'
 
 export function machineRows(ms: MachineView[], now = Date.now()): string[][] {
   return ms.map((m) => [
@@ -16,11 +16,11 @@ export function machineRows(ms: MachineView[], now = Date.now()): string[][] {
   ])
 }
 
-export function machinesCommand(write: Write = (s) => process.stdout.write(s)): Command {
+export function machinesCommand(deps: CliDeps = {}): Command {
   return withClientOptions(new Command('machines'))
     .description('list machines: configured ones and discovered unknown ones')
     .option('--json', 'print JSON')
-    .action(async (opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; json?: boolean }) => {
+    .action((opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; json?: boolean }) => runCli('machines', deps, async (write) => {
       const { machines } = await clientFrom(opts).request<{ machines: MachineView[] }>('GET', '/api/machines')
       if (opts.json) return write(JSON.stringify(machines, null, 2) + '\n')
       write(table(['NAME', 'MAC', 'ARCH', 'STATE', 'PROFILE', 'NEXT BOOT', 'IP', 'LAST SEEN'], machineRows(machines)))
@@ -28,5 +28,5 @@ export function machinesCommand(write: Write = (s) => process.stdout.write(s)): 
       if (unnamed.length > 0) {
         write(`\n${unnamed.length} discovered machine(s) not in the config; add them under machines: with their mac${unnamed.some((m) => m.serial) ? ' (and serial)' : ''}.\n`)
       }
-    })
+    }))
 }

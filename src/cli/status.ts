@@ -2,7 +2,7 @@
 import { Command } from 'commander'
 import type { EventRow } from '../store/store.js'
 import type { MachineView } from '../machines/lifecycle.js'
-import { ago, clientFrom, table, withClientOptions, type Write } from './client.js'
+import { ago, clientFrom, runCli, table, withClientOptions, type CliDeps } from './client.js'
 import { machineRows } from './machines.js'
 
 function describeEvent(e: EventRow): string {
@@ -17,12 +17,12 @@ function describeEvent(e: EventRow): string {
   }
 }
 
-export function statusCommand(write: Write = (s) => process.stdout.write(s)): Command {
+export function statusCommand(deps: CliDeps = {}): Command {
   return withClientOptions(new Command('status'))
     .description('summary of all machines, or one machine and its timeline')
     .argument('[machine]', 'machine name or MAC')
     .option('-n, --events <n>', 'number of events to show', '20')
-    .action(async (machine: string | undefined, opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; events: string }) => {
+    .action((machine: string | undefined, opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; events: string }) => runCli('status', deps, async (write) => {
       const api = clientFrom(opts)
       if (!machine) {
         const { machines } = await api.request<{ machines: MachineView[] }>('GET', '/api/machines')
@@ -46,5 +46,5 @@ export function statusCommand(write: Write = (s) => process.stdout.write(s)): Co
       ]
       write(lines.join('\n') + '\n')
       write(table(['TIME', 'EVENT'], [...events].reverse().map((e) => [new Date(e.ts).toISOString(), describeEvent(e)])))
-    })
+    }))
 }

@@ -111,6 +111,10 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
       res.status(500).json({ error: `could not update the config file: ${(err as Error).message}` })
       return
     }
+    if (deps.getConfig().machines[name]?.profile !== body.profile) {
+      res.status(500).json({ error: 'the config file was updated but the reload did not apply it (see bootlab check / the config status)' })
+      return
+    }
     const { deployment } = lifecycle.assign(name, body.profile, before)
     // power: the power module cycles an assigned machine that has power: and cycle_on_assign (default);
     // --cycle forces a cycle when cycle_on_assign is false. Neither waits for the cycle to finish.
