@@ -3,8 +3,8 @@
 
 export interface DhcpObservation {
   mac: string
-  kind: 'discover' | 'request' | 'offer' | 'ack' | 'inform' | 'release' | 'decline'
-  /** client class as classified by src/dhcp, e.g. 'rpi-eeprom', 'uefi-arm64', 'ipxe' */
+  kind: 'discover' | 'request' | 'offer' | 'ack' | 'nak' | 'inform' | 'release' | 'decline'
+  /** client class as classified by src/dhcp, e.g. 'rpi', 'uefi-arm64', 'ipxe' */
   class?: string
   ip?: string
   /** Raspberry Pi serial (TFTP prefix) from option 97 */
@@ -56,4 +56,34 @@ export interface PowerApi {
   api(method: 'GET' | 'POST', machine: string, body?: unknown): Promise<{ status: number; body: unknown }>
   /** an assignment made through the API: the power module cycles now if the machine has power: and cycle_on_assign */
   assigned(machine: string, profile: string): Promise<unknown>
+}
+
+/** The fields of src/dhcp's DhcpClientEvent used here. */
+export interface DhcpClientEventLike {
+  mac: string
+  class: string
+  arch: number | null
+  rpiSerial: string | null
+  ip: string | null
+}
+
+const ARCH_BY_CLASS: Record<string, DhcpObservation['arch']> = {
+  rpi: 'rpi4',
+  'uefi-arm64': 'arm64',
+  'http-arm64': 'arm64',
+  'uefi-x64': 'x86_64',
+  'http-x64': 'x86_64',
+  bios: 'bios',
+}
+
+/** src/dhcp event → lifecycle input: `dhcp.on(type, (e) => lifecycle.onDhcp(dhcpObservation(type, e)))`. */
+export function dhcpObservation(kind: DhcpObservation['kind'], e: DhcpClientEventLike): DhcpObservation {
+  return {
+    mac: e.mac,
+    kind,
+    class: e.class,
+    ...(e.ip ? { ip: e.ip } : {}),
+    ...(e.rpiSerial ? { serial: e.rpiSerial } : {}),
+    ...(ARCH_BY_CLASS[e.class] ? { arch: ARCH_BY_CLASS[e.class] } : {}),
+  }
 }

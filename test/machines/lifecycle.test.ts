@@ -44,7 +44,7 @@ t.test('power events: cycling, done, failed, manual; kept in power_ops', async (
   t.equal(lc.get('a')!.state, 'cycling')
   lc.onPower('power.cycle.done', { ...where, machine: 'a', action: 'cycle' })
   t.equal(lc.get('a')!.state, 'cycling', 'stays cycling until the machine is seen netbooting')
-  lc.onDhcp({ mac: '02:00:00:00:00:0a', kind: 'discover', class: 'rpi-eeprom' })
+  lc.onDhcp({ mac: '02:00:00:00:00:0a', kind: 'discover', class: 'rpi' })
   t.equal(lc.get('a')!.state, 'netbooting')
   lc.onConfigChange({ type: 'machine.profile_changed', machine: 'a', from: 'inst', to: 'inst' })
   lc.onPower('power.cycle.started', { ...where, machine: 'a', action: 'cycle', reason: 'API request' })
@@ -107,4 +107,12 @@ t.test('event pruning keeps the newest', async (t) => {
   const ev = store.events({ limit: 1000 })
   t.equal(ev.length, 10)
   t.equal(ev[0]!.data.i, 49)
+})
+
+t.test('DHCP server events map to lifecycle inputs', async (t) => {
+  const { dhcpObservation } = await import('../../src/machines/inputs.js')
+  t.same(dhcpObservation('discover', { mac: 'dc:a6:32:00:00:03', class: 'rpi', arch: 0, rpiSerial: '1a2b3c03', ip: null }),
+    { mac: 'dc:a6:32:00:00:03', kind: 'discover', class: 'rpi', serial: '1a2b3c03', arch: 'rpi4' })
+  t.same(dhcpObservation('ack', { mac: '52:54:00:00:00:01', class: 'ipxe', arch: 7, rpiSerial: null, ip: '10.0.0.9' }),
+    { mac: '52:54:00:00:00:01', kind: 'ack', class: 'ipxe', ip: '10.0.0.9' })
 })

@@ -24,9 +24,9 @@ t.test('assigned → netbooting → installing → deployed, then local; state s
   t.equal(dep.profile, 'ubuntu-install')
 
   // bootloader DHCP (as the DHCP server reports it), then the firmware over TFTP
-  h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'discover', class: 'rpi-eeprom', serial: '1a2b3c03' })
+  h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'discover', class: 'rpi', serial: '1a2b3c03' })
   t.equal(state(), 'netbooting')
-  h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'ack', class: 'rpi-eeprom', ip: '127.0.0.1' })
+  h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'ack', class: 'rpi', ip: '127.0.0.1' })
   h.lifecycle.onTftp({ clientIp: '127.0.0.1', file: '1a2b3c03/start4.elf', outcome: 'done', bytes: 2_000_000 })
   t.equal(h.lifecycle.get('pi-03')!.netboot_step, 'tftp 1a2b3c03/start4.elf')
   h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'ack', class: 'uefi-arm64', ip: '127.0.0.1' })
@@ -96,7 +96,7 @@ t.test('unknown machines: discover records them, ignore does not', async (t) => 
   const r = await get(`${h.baseUrl}/boot/aa-bb-cc-dd-ee-01.ipxe?arch=x86_64&platform=pcbios`)
   t.equal(r.status, 200)
   t.equal(r.text, '#!ipxe\n# bootlab: unknown-aabbccddee01 (aa:bb:cc:dd:ee:01) profile discovery\nsanboot --no-describe --drive 0x80 || exit 1\n')
-  h.lifecycle.onDhcp({ mac: 'aa:bb:cc:dd:ee:02', kind: 'discover', class: 'rpi-eeprom', serial: '0badf00d', arch: 'rpi4' })
+  h.lifecycle.onDhcp({ mac: 'aa:bb:cc:dd:ee:02', kind: 'discover', class: 'rpi', serial: '0badf00d', arch: 'rpi4' })
   const list = h.lifecycle.list().filter((m) => !m.configured)
   t.same(list.map((m) => [m.mac, m.state, m.arch, m.serial]).sort(), [
     ['aa:bb:cc:dd:ee:01', 'discovered', 'bios', null],
