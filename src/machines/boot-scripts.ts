@@ -5,6 +5,7 @@ import type { Platform } from '../boot/local.js'
 import { RenderError, type Renderer } from '../boot/render.js'
 import { profileKind, type Config, type Profile } from '../boot/types.js'
 import type { Logger } from '../log.js'
+import { normaliseMac } from '../boot/types.js'
 import { archFromIpxe, type Lifecycle } from './lifecycle.js'
 
 export interface BootRequest {
@@ -66,5 +67,21 @@ export class BootScripts {
     }
     lifecycle.scriptServed(mac, target.profileName, req.loader)
     return { ok: true, text, machine: m.name, profile: profileName }
+  }
+
+  /**
+   * For the TFTP resolver's `generated` hook: `grub/grub.cfg` (machine by client IP) and GRUB's own
+   * `grub/grub.cfg-01-aa-bb-cc-dd-ee-ff` (machine by MAC); null for anything else or no machine.
+   */
+  async tftpGrubCfg(ctx: { client: { address: string }; path: string }): Promise<string | null> {
+    const ip = ctx.client.address.replace(/^::ffff:/, '')
+    let mac: string | undefined
+    if (ctx.path !== 'grub/grub.cfg') {
+      const m = /^grub\/grub\.cfg-01-([0-9a-fA-F-]{17})$/.exec(ctx.path)
+      mac = m ? normaliseMac(m[1]!) : undefined
+      if (!mac) return null
+    }
+    const r = await this.render({ mac, ip, loader: 'grub' })
+    return r.ok ? r.text : null
   }
 }

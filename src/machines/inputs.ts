@@ -16,8 +16,22 @@ export interface DhcpObservation {
 export interface TftpObservation {
   clientIp: string
   file: string
-  outcome: 'done' | 'error' | 'not-found' | 'aborted'
+  /** src/tftp's TransferOutcome */
+  outcome: 'ok' | 'aborted' | 'failed' | 'not_found' | 'denied' | 'refused'
   bytes?: number
+}
+
+/** The fields of src/tftp's TransferRecord used here. */
+export interface TftpTransferLike {
+  client: { address: string }
+  file: string
+  outcome: TftpObservation['outcome']
+  bytes: number
+}
+
+/** src/tftp event → lifecycle input: `tftp.on('tftp.transfer.done', (r) => lifecycle.onTftp(tftpObservation(r)))`. */
+export function tftpObservation(r: TftpTransferLike): TftpObservation {
+  return { clientIp: r.client.address.replace(/^::ffff:/, ''), file: r.file, outcome: r.outcome, bytes: r.bytes }
 }
 
 export type HttpKind = 'script' | 'grub-cfg' | 'kernel' | 'initrd' | 'file' | 'cloud-init' | 'phone-home' | 'failed'

@@ -184,7 +184,7 @@ export class Lifecycle {
     this.tx(() => {
       this.store.observe(mac, { ip: o.clientIp, serial: prefix, seen: true })
       this.record(mac, 'tftp', { file: o.file, outcome: o.outcome, bytes: o.bytes ?? null })
-      if (o.outcome === 'done') this.netbootStep(mac, `tftp ${o.file}`)
+      if (o.outcome === 'ok') this.netbootStep(mac, `tftp ${o.file}`)
     })
     this.publish(mac)
   }

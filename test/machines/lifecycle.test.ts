@@ -81,13 +81,13 @@ t.test('start-up assigns; removed machines become discovered', async (t) => {
 t.test('TFTP is paired by IP from DHCP, or by serial prefix', async (t) => {
   const { lc } = setup(t, config('inst', { b: machine('b', '02:00:00:00:00:0b', { serial: 'cafe0001', profile: 'inst' }) }))
   lc.onDhcp({ mac: '02:00:00:00:00:0a', kind: 'ack', ip: '10.0.0.10' })
-  lc.onTftp({ clientIp: '10.0.0.10', file: 'ipxe.efi', outcome: 'done', bytes: 1000 })
+  lc.onTftp({ clientIp: '10.0.0.10', file: 'ipxe.efi', outcome: 'ok', bytes: 1000 })
   t.equal(lc.get('a')!.netboot_step, 'tftp ipxe.efi')
-  lc.onTftp({ clientIp: '10.0.0.99', file: 'cafe0001/start4.elf', outcome: 'done', bytes: 1000 })
+  lc.onTftp({ clientIp: '10.0.0.99', file: 'cafe0001/start4.elf', outcome: 'ok', bytes: 1000 })
   const b = lc.get('b')!
   t.equal(b.state, 'netbooting')
   t.equal(b.ip, '10.0.0.99', 'the Pi\'s address learnt from its TFTP prefix')
-  lc.onTftp({ clientIp: '10.0.0.200', file: 'nobody.bin', outcome: 'not-found' })
+  lc.onTftp({ clientIp: '10.0.0.200', file: 'nobody.bin', outcome: 'not_found' })
   t.equal(lc.list().length, 2, 'an unpaired TFTP client is not invented')
 })
 

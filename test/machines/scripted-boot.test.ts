@@ -3,6 +3,7 @@
 import t from 'tap'
 import { startHarness } from '../http/fixtures/harness.js'
 import { labConfig, PI_MAC } from '../http/fixtures/lab-config.js'
+import { dhcpObservation, tftpObservation } from '../../src/machines/inputs.js'
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   let r: Response
@@ -27,7 +28,7 @@ t.test('assigned → netbooting → installing → deployed, then local; state s
   h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'discover', class: 'rpi', serial: '1a2b3c03' })
   t.equal(state(), 'netbooting')
   h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'ack', class: 'rpi', ip: '127.0.0.1' })
-  h.lifecycle.onTftp({ clientIp: '127.0.0.1', file: '1a2b3c03/start4.elf', outcome: 'done', bytes: 2_000_000 })
+  h.lifecycle.onTftp({ clientIp: '127.0.0.1', file: '1a2b3c03/start4.elf', outcome: 'ok', bytes: 2_000_000 })
   t.equal(h.lifecycle.get('pi-03')!.netboot_step, 'tftp 1a2b3c03/start4.elf')
   h.lifecycle.onDhcp({ mac: PI_MAC, kind: 'ack', class: 'uefi-arm64', ip: '127.0.0.1' })
 
@@ -131,6 +132,17 @@ t.test('grub.cfg for the same machine, over HTTP by query and by GRUB file name'
   t.match(a.text, `  linux (http,${host})/files/images/ubuntu/linux ip=dhcp autoinstall ds=nocloud-net\\;s=${h.baseUrl}/cloud-init/`)
   t.match(b.text, `  initrd (http,${host})/files/images/ubuntu/initrd`)
   t.equal(h.lifecycle.get('pi-03')!.netboot_step, 'grub-cfg')
+
+  // the same over TFTP (the resolver's generated hook): by client IP, or GRUB's per-MAC name
+  h.lifecycle.onDhcp(dhcpObservation('ack', { mac: PI_MAC, class: 'uefi-arm64', arch: 11, rpiSerial: null, ip: '10.9.0.33' }))
+  const byIp = await h.bootScripts.tftpGrubCfg({ client: { address: '10.9.0.33' }, path: 'grub/grub.cfg' })
+  t.match(byIp, /^# bootlab: pi-03 \(dc:a6:32:00:00:03\) profile ubuntu-install\n/)
+  const byMac = await h.bootScripts.tftpGrubCfg({ client: { address: '10.9.0.33' }, path: 'grub/grub.cfg-01-dc-a6-32-00-00-03' })
+  t.match(byMac, /linux \(http,/)
+  t.equal(await h.bootScripts.tftpGrubCfg({ client: { address: '10.9.0.250' }, path: 'grub/grub.cfg' }), null, 'an unknown address gets nothing')
+  t.equal(await h.bootScripts.tftpGrubCfg({ client: { address: '10.9.0.33' }, path: 'grub/x86_64-efi/http.mod' }), null)
+  h.lifecycle.onTftp(tftpObservation({ client: { address: '::ffff:10.9.0.33' }, file: 'grub/grub.cfg', outcome: 'ok', bytes: 400 }))
+  t.equal(h.lifecycle.get('pi-03')!.netboot_step, 'tftp grub/grub.cfg')
 })
 
 t.test('installer failure → failed; a new assignment starts over', async (t) => {
