@@ -1,0 +1,17 @@
+// One liquidjs engine for every template bootlab renders. Templates cannot run code, cannot read
+// files ({% include %} only sees an empty in-memory map), and have render/memory limits.
+import { Liquid } from 'liquidjs'
+
+export function createLiquid(): Liquid {
+  return new Liquid({
+    templates: {},
+    strictVariables: true,
+    strictFilters: true,
+    lenientIf: true,
+    ownPropertyOnly: true,
+    greedy: false,
+    parseLimit: 1_000_000,
+    renderLimit: 2_000,
+    memoryLimit: 64 * 1024 * 1024,
+  })
+}

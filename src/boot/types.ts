@@ -1,0 +1,97 @@
+// Config shapes this area codes against. They mirror what src/config's zod schema produces after
+// validation (structural typing: the loader's types are assignable to these).
+
+export type Arch = 'rpi4' | 'arm64' | 'x86_64' | 'bios'
+export type LocalBootMethod = 'exit' | 'sanboot' | 'grub-chain'
+
+export interface CloudInitTemplates {
+  user_data?: string
+  meta_data?: string
+  vendor_data?: string
+  network_config?: string
+}
+
+export interface Profile {
+  description?: string
+  /** path under images/ or an http(s) URL */
+  kernel?: string
+  /** [] when absent */
+  initrd: string[]
+  /** liquid template */
+  cmdline?: string
+  boot?: 'local'
+  /** URL template */
+  chain?: string
+  /** raw iPXE template */
+  ipxe?: string
+  /** raw grub.cfg template */
+  grub?: string
+  /** absolute paths of template files */
+  cloud_init?: CloudInitTemplates
+  /** profile to boot after a successful deployment */
+  then?: string
+}
+
+export interface MachineConfig {
+  name: string
+  /** lowercase aa:bb:cc:dd:ee:ff */
+  mac: string
+  /** 8 lowercase hex digits */
+  serial?: string
+  arch: Arch
+  ip?: string
+  profile?: string
+  local_boot?: LocalBootMethod
+  cycle_on_assign: boolean
+  power?: { switch: string; port: string }
+  vars: Record<string, string>
+}
+
+export interface ServerConfig {
+  advertise?: string
+  http: { port: number; listen: string }
+  unknown: 'ignore' | 'discover'
+  unknown_profile: string
+  state_dir: string
+  paths: { images: string; firmware: string; tftproot: string }
+  api_token_file?: string
+}
+
+export interface Config {
+  server: ServerConfig
+  switches: Record<string, unknown>
+  profiles: Record<string, Profile>
+  machines: Record<string, MachineConfig>
+}
+
+export type GetConfig = () => Config
+
+/** What kind of boot a profile describes (exactly one of kernel / boot / chain / ipxe is set). */
+export type ProfileKind = 'kernel' | 'local' | 'chain' | 'ipxe'
+
+export function profileKind(p: Profile): ProfileKind {
+  if (p.kernel !== undefined) return 'kernel'
+  if (p.boot === 'local') return 'local'
+  if (p.chain !== undefined) return 'chain'
+  if (p.ipxe !== undefined) return 'ipxe'
+  throw new Error('profile has none of kernel, boot, chain, ipxe')
+}
+
+/** Finds a configured machine by MAC (normalised lowercase). */
+export function machineByMac(cfg: Config, mac: string): MachineConfig | undefined {
+  for (const m of Object.values(cfg.machines)) if (m.mac === mac) return m
+  return undefined
+}
+
+export function machineBySerial(cfg: Config, serial: string): MachineConfig | undefined {
+  for (const m of Object.values(cfg.machines)) if (m.serial === serial) return m
+  return undefined
+}
+
+const MAC_RE = /^([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})$/
+
+/** aa:bb:cc:dd:ee:ff from the usual spellings (colons, dashes, none, any case); undefined if not a MAC. */
+export function normaliseMac(s: string): string | undefined {
+  const m = MAC_RE.exec(s.trim().toLowerCase())
+  return m ? m.slice(1, 7).join(':') : undefined
+}

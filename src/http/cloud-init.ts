@@ -1,0 +1,85 @@
+// NoCloud seed under a per-boot token: GET /cloud-init/<token>/{meta-data,user-data,vendor-data,
+// network-config}; POST …/phone-home (cloud-init's phone_home module: form data) and …/failed.
+// A token is valid only while its deployment is the machine's current one; anything else is 404,
+// the same answer as for a token that never existed. Tokens never appear in events or logs.
+import express, { Router, type Request, type Response } from 'express'
+import { RenderError, type CloudInitDoc, type Renderer } from '../boot/render.js'
+import type { Config } from '../boot/types.js'
+import type { DeploymentRow } from '../store/store.js'
+import { instanceId, type Lifecycle } from '../machines/lifecycle.js'
+import type { Logger } from '../log.js'
+import { clientIp } from './client-ip.js'
+
+export interface CloudInitRouterDeps {
+  lifecycle: Lifecycle
+  renderer: Renderer
+  getConfig: () => Config
+  baseUrl: () => string
+  log: Logger
+}
+
+const DOCS: ReadonlySet<string> = new Set(['meta-data', 'user-data', 'vendor-data', 'network-config'])
+
+export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
+  const router = Router()
+  const notFound = (res: Response): void => { res.status(404).type('text/plain').send('not found\n') }
+
+  function deployment(req: Request): DeploymentRow | undefined {
+    const token = req.params.token
+    return typeof token === 'string' ? deps.lifecycle.tokenDeployment(token) : undefined
+  }
+
+  router.get('/:token/:doc', async (req, res) => {
+    const doc = req.params.doc
+    const dep = deployment(req)
+    if (!dep || !DOCS.has(doc)) return notFound(res)
+    const cfg = deps.getConfig()
+    const mc = cfg.machines[dep.machine]
+    const profile = cfg.profiles[dep.profile]
+    if (!mc || !profile) return notFound(res)
+    let text: string | undefined
+    try {
+      text = await deps.renderer.cloudInit({
+        profileName: dep.profile,
+        profile,
+        machine: { name: mc.name, mac: mc.mac, serial: mc.serial, arch: mc.arch, ip: mc.ip, local_boot: mc.local_boot, vars: mc.vars },
+        baseUrl: deps.baseUrl(),
+        token: req.params.token,
+        instanceId: instanceId(dep),
+      }, doc as CloudInitDoc)
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err
+      deps.log.error({ machine: mc.name, doc, err: err.message }, 'cloud-init render failed')
+      res.status(500).type('text/plain').send(`render error: ${err.message}\n`)
+      return
+    }
+    deps.lifecycle.onHttp({ mac: dep.mac, ip: clientIp(req), path: `/cloud-init/${doc}`, kind: 'cloud-init' })
+    if (text === undefined) return notFound(res)
+    res.set('Cache-Control', 'no-store').status(200).type('text/plain').send(text)
+  })
+
+  const body = [express.urlencoded({ extended: false, limit: '64kb' }), express.json({ limit: '64kb' }), express.text({ limit: '64kb' })]
+
+  router.post('/:token/phone-home', ...body, (req, res) => {
+    const dep = deployment(req)
+    if (!dep) return notFound(res)
+    const data: Record<string, string> = {}
+    if (req.body && typeof req.body === 'object') {
+      for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) if (typeof v === 'string') data[k] = v
+    }
+    deps.lifecycle.phoneHome(dep, data, clientIp(req))
+    res.status(200).type('text/plain').send('ok\n')
+  })
+
+  router.post('/:token/failed', ...body, (req, res) => {
+    const dep = deployment(req)
+    if (!dep) return notFound(res)
+    let reason = ''
+    if (typeof req.body === 'string') reason = req.body
+    else if (req.body && typeof (req.body as Record<string, unknown>).reason === 'string') reason = (req.body as Record<string, string>).reason!
+    deps.lifecycle.reportFailed(dep, reason.trim())
+    res.status(200).type('text/plain').send('ok\n')
+  })
+
+  return router
+}

@@ -1,0 +1,172 @@
+// GET/HEAD /files/<root>/<path>: kernels, initrds, ISOs, firmware, iPXE binaries. Streams from disk
+// (never buffers a whole file) with Range (single range), HEAD, ETag, Last-Modified and conditional
+// requests. Jailed: no `..`, no absolute paths, no NUL, no backslashes, and symlinks must resolve
+// inside their root (realpath check).
+import { createReadStream } from 'node:fs'
+import { realpath, stat } from 'node:fs/promises'
+import { join, sep } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Router, type Request, type Response } from 'express'
+import type { Logger } from '../log.js'
+import { clientIp } from './client-ip.js'
+
+export interface ServedFile {
+  ip: string
+  /** '/images/ubuntu/linux' */
+  path: string
+  method: string
+  status: number
+  bytes: number
+}
+
+export interface FilesRouterDeps {
+  /** first path segment → directory, e.g. { images: '/srv/images', firmware: '/srv/firmware' } (a function: read per request) */
+  roots: Record<string, string> | (() => Record<string, string>)
+  log: Logger
+  /** called when a GET transfer starts (status 200 or 206) */
+  onServed?: (f: ServedFile) => void
+  /** idle timeout of a transfer; default 60 s */
+  idleTimeoutMs?: number
+}
+
+export class JailError extends Error {
+  override name = 'JailError'
+}
+
+/** Decodes and checks the segments of a request path; throws JailError for anything suspicious. */
+export function safeSegments(rawPath: string): string[] {
+  const parts = rawPath.split('/').filter((s, i) => !(i === 0 && s === ''))
+  const out: string[] = []
+  for (const p of parts) {
+    let d: string
+    try {
+      d = decodeURIComponent(p)
+    } catch {
+      throw new JailError('bad encoding')
+    }
+    if (d === '' || d === '.' || d === '..' || d.includes('/') || d.includes('\\') || d.includes('\0')) throw new JailError('bad path segment')
+    out.push(d)
+  }
+  if (out.length === 0) throw new JailError('empty path')
+  return out
+}
+
+/** Resolves segments under root, following symlinks only while they stay inside root. */
+export async function resolveJailed(root: string, segments: string[]): Promise<string> {
+  const realRoot = await realpath(root)
+  const full = await realpath(join(realRoot, ...segments))
+  if (full !== realRoot && !full.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) throw new JailError('outside root')
+  return full
+}
+
+export function etagFor(size: number, mtimeMs: number): string {
+  return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
+}
+
+type RangeResult = { start: number; end: number } | 'unsatisfiable' | undefined
+
+/** A single `bytes=` range; multiple ranges or garbage → undefined (whole file, as RFC 9110 allows). */
+export function parseRange(header: string | undefined, size: number): RangeResult {
+  if (!header) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (!m) return undefined
+  const [, a, b] = m
+  if (a === '' && b === '') return undefined
+  let start: number
+  let end: number
+  if (a === '') {
+    const n = Number(b)
+    if (n === 0) return 'unsatisfiable'
+    start = Math.max(0, size - n)
+    end = size - 1
+  } else {
+    start = Number(a)
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1)
+    if (b !== '' && Number(b) < start) return undefined
+  }
+  if (start >= size || size === 0) return 'unsatisfiable'
+  return { start, end }
+}
+
+function notModified(req: Request, etag: string, mtimeMs: number): boolean {
+  const inm = req.headers['if-none-match']
+  if (inm !== undefined) return inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}` || t.trim() === '*')
+  const ims = req.headers['if-modified-since']
+  if (ims !== undefined) {
+    const t = Date.parse(ims)
+    return !Number.isNaN(t) && Math.floor(mtimeMs / 1000) * 1000 <= t
+  }
+  return false
+}
+
+export function createFilesRouter(deps: FilesRouterDeps): Router {
+  const router = Router()
+  const idle = deps.idleTimeoutMs ?? 60_000
+
+  async function handle(req: Request, res: Response): Promise<void> {
+    let file: string
+    try {
+      const segs = safeSegments(req.path)
+      const roots = typeof deps.roots === 'function' ? deps.roots() : deps.roots
+      const root = Object.hasOwn(roots, segs[0]!) ? roots[segs[0]!] : undefined
+      if (root === undefined || segs.length < 2) throw new JailError('no such root')
+      file = await resolveJailed(root, segs.slice(1))
+    } catch (err) {
+      if (!(err instanceof JailError) && (err as NodeJS.ErrnoException).code === undefined) throw err
+      if (err instanceof JailError) deps.log.debug({ path: req.path, why: err.message }, 'file request refused')
+      res.status(404).type('text/plain').send('not found\n')
+      return
+    }
+    const st = await stat(file).catch(() => undefined)
+    if (!st || !st.isFile()) {
+      res.status(404).type('text/plain').send('not found\n')
+      return
+    }
+    const etag = etagFor(st.size, st.mtimeMs)
+    res.set({
+      'Accept-Ranges': 'bytes',
+      ETag: etag,
+      'Last-Modified': st.mtime.toUTCString(),
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': 'no-cache',
+    })
+    if (notModified(req, etag, st.mtimeMs)) {
+      res.status(304).end()
+      return
+    }
+    let range = parseRange(req.headers.range, st.size)
+    const ifRange = req.headers['if-range']
+    if (range !== undefined && ifRange !== undefined && ifRange !== etag && ifRange !== st.mtime.toUTCString()) range = undefined
+    if (range === 'unsatisfiable') {
+      res.status(416).set('Content-Range', `bytes */${st.size}`).end()
+      return
+    }
+    const start = range?.start ?? 0
+    const end = range?.end ?? st.size - 1
+    const length = st.size === 0 ? 0 : end - start + 1
+    res.status(range ? 206 : 200)
+    res.set('Content-Length', String(length))
+    if (range) res.set('Content-Range', `bytes ${start}-${end}/${st.size}`)
+    if (req.method === 'HEAD' || length === 0) {
+      res.end()
+      return
+    }
+    res.setTimeout(idle, () => res.destroy())
+    const relPath = '/' + safeSegments(req.path).join('/')
+    const ip = clientIp(req) ?? ''
+    try {
+      deps.onServed?.({ ip, path: relPath, method: req.method, status: res.statusCode, bytes: length })
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message }, 'files: onServed hook failed')
+    }
+    try {
+      await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res)
+    } catch (err) {
+      deps.log.debug({ path: relPath, err: (err as Error).message }, 'file transfer aborted')
+      if (!res.destroyed) res.destroy()
+    }
+  }
+
+  router.get('/*path', (req, res, next) => handle(req, res).catch(next))
+  return router
+}

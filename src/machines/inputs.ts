@@ -1,0 +1,103 @@
+// What the rest of bootlab tells the machine lifecycle. The composition root forwards DHCP and
+// TFTP server events and config change events here; the HTTP routers call it directly.
+
+export interface DhcpObservation {
+  mac: string
+  kind: 'discover' | 'request' | 'offer' | 'ack' | 'nak' | 'inform' | 'release' | 'decline'
+  /** client class as classified by src/dhcp, e.g. 'rpi', 'uefi-arm64', 'ipxe' */
+  class?: string
+  ip?: string
+  /** Raspberry Pi serial (TFTP prefix) from option 97 */
+  serial?: string
+  /** arch guessed from the request, if any */
+  arch?: 'rpi4' | 'arm64' | 'x86_64' | 'bios'
+}
+
+export interface TftpObservation {
+  clientIp: string
+  file: string
+  /** src/tftp's TransferOutcome */
+  outcome: 'ok' | 'aborted' | 'failed' | 'not_found' | 'denied' | 'refused'
+  bytes?: number
+}
+
+/** The fields of src/tftp's TransferRecord used here. */
+export interface TftpTransferLike {
+  client: { address: string }
+  file: string
+  outcome: TftpObservation['outcome']
+  bytes: number
+}
+
+/** src/tftp event → lifecycle input: `tftp.on('tftp.transfer.done', (r) => lifecycle.onTftp(tftpObservation(r)))`. */
+export function tftpObservation(r: TftpTransferLike): TftpObservation {
+  return { clientIp: r.client.address.replace(/^::ffff:/, ''), file: r.file, outcome: r.outcome, bytes: r.bytes }
+}
+
+export type HttpKind = 'script' | 'grub-cfg' | 'kernel' | 'initrd' | 'file' | 'cloud-init' | 'phone-home' | 'failed'
+
+export interface HttpObservation {
+  mac?: string
+  ip?: string
+  path: string
+  kind: HttpKind
+}
+
+/** Config change events emitted by the config loader on hot reload. */
+export type ConfigChangeEvent =
+  | { type: 'machine.profile_changed'; machine: string; from?: string; to?: string }
+  | { type: 'machine.added'; machine: string }
+  | { type: 'machine.removed'; machine: string }
+  | { type: 'machine.changed'; machine: string }
+  | { type: 'profile.changed'; profile: string }
+  | { type: string; machine?: string; [k: string]: unknown }
+
+/** The PowerEvents (src/power/events.ts) the lifecycle listens to. */
+export const POWER_EVENT_TYPES = ['power.cycle.started', 'power.cycle.done', 'power.cycle.failed', 'power.manual_required'] as const
+export type PowerEventType = (typeof POWER_EVENT_TYPES)[number]
+
+/** The fields of those events used here. */
+export interface PowerObservation {
+  machine?: string
+  action: 'cycle' | 'on' | 'off'
+  reason?: string
+  message?: string
+}
+
+/** The power side of the API and of assignments (src/power: powerApi() and PowerService.assigned()). */
+export interface PowerApi {
+  /** GET → port report, POST {action} → outcome; status codes chosen by the power module */
+  api(method: 'GET' | 'POST', machine: string, body?: unknown): Promise<{ status: number; body: unknown }>
+  /** an assignment made through the API: the power module cycles now if the machine has power: and cycle_on_assign */
+  assigned(machine: string, profile: string): Promise<unknown>
+}
+
+/** The fields of src/dhcp's DhcpClientEvent used here. */
+export interface DhcpClientEventLike {
+  mac: string
+  class: string
+  arch: number | null
+  rpiSerial: string | null
+  ip: string | null
+}
+
+const ARCH_BY_CLASS: Record<string, DhcpObservation['arch']> = {
+  rpi: 'rpi4',
+  'uefi-arm64': 'arm64',
+  'http-arm64': 'arm64',
+  'uefi-x64': 'x86_64',
+  'http-x64': 'x86_64',
+  bios: 'bios',
+}
+
+/** src/dhcp event → lifecycle input: `dhcp.on(type, (e) => lifecycle.onDhcp(dhcpObservation(type, e)))`. */
+export function dhcpObservation(kind: DhcpObservation['kind'], e: DhcpClientEventLike): DhcpObservation {
+  return {
+    mac: e.mac,
+    kind,
+    class: e.class,
+    ...(e.ip ? { ip: e.ip } : {}),
+    ...(e.rpiSerial ? { serial: e.rpiSerial } : {}),
+    ...(ARCH_BY_CLASS[e.class] ? { arch: ARCH_BY_CLASS[e.class] } : {}),
+  }
+}

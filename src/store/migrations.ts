@@ -1,0 +1,72 @@
+// Numbered schema migrations. Append only: never edit a migration that has shipped.
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'machines, deployments, boot tokens, events, power operations',
+    sql: `
+      CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        mac TEXT NOT NULL,
+        machine TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed', 'superseded')),
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE INDEX deployments_mac ON deployments(mac, id);
+
+      CREATE TABLE machines (
+        mac TEXT PRIMARY KEY,
+        name TEXT,
+        serial TEXT,
+        arch TEXT,
+        ip TEXT,
+        first_seen INTEGER,
+        last_seen INTEGER,
+        state TEXT NOT NULL,
+        state_reason TEXT,
+        state_since INTEGER NOT NULL,
+        netboot_step TEXT,
+        deployment_id INTEGER REFERENCES deployments(id),
+        applied_profile TEXT,
+        deployed_at INTEGER
+      );
+      CREATE INDEX machines_ip ON machines(ip);
+      CREATE INDEX machines_serial ON machines(serial);
+
+      CREATE TABLE boot_tokens (
+        token_hash TEXT PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        mac TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX boot_tokens_deployment ON boot_tokens(deployment_id);
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        machine TEXT,
+        mac TEXT,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX events_machine ON events(machine, id);
+
+      CREATE TABLE power_ops (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine TEXT NOT NULL,
+        action TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        outcome TEXT CHECK (outcome IS NULL OR outcome IN ('ok', 'error')),
+        error TEXT
+      );
+    `,
+  },
+]

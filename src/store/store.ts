@@ -1,0 +1,280 @@
+// Persistent state in SQLite (better-sqlite3, WAL). Everything that changes more than one row runs in
+// one transaction, so a crash (even kill -9) leaves either the old or the new state, never a mix.
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { MIGRATIONS, type Migration } from './migrations.js'
+
+export type MachineState =
+  | 'unknown' | 'discovered' | 'ready' | 'assigned' | 'cycling' | 'netbooting' | 'installing' | 'deployed' | 'failed'
+
+export interface MachineRow {
+  mac: string
+  name: string | null
+  serial: string | null
+  arch: string | null
+  ip: string | null
+  first_seen: number | null
+  last_seen: number | null
+  state: MachineState
+  state_reason: string | null
+  state_since: number
+  netboot_step: string | null
+  deployment_id: number | null
+  applied_profile: string | null
+  deployed_at: number | null
+}
+
+export type DeploymentState = 'pending' | 'done' | 'failed' | 'superseded'
+
+export interface DeploymentRow {
+  id: number
+  mac: string
+  machine: string
+  profile: string
+  state: DeploymentState
+  created_at: number
+  finished_at: number | null
+}
+
+export interface EventRow {
+  id: number
+  ts: number
+  machine: string | null
+  mac: string | null
+  type: string
+  data: Record<string, unknown>
+}
+
+export interface PowerOpRow {
+  id: number
+  machine: string
+  action: string
+  requested_at: number
+  finished_at: number | null
+  outcome: 'ok' | 'error' | null
+  error: string | null
+}
+
+export interface StoreOptions {
+  /** file path of the database; ':memory:' for tests */
+  file: string
+  /** 'FULL' survives power loss too; 'NORMAL' (default) survives process crashes */
+  synchronous?: 'NORMAL' | 'FULL'
+  migrations?: Migration[]
+  /** clock, for tests */
+  now?: () => number
+}
+
+export function storeFile(stateDir: string): string {
+  return join(stateDir, 'bootlab.sqlite')
+}
+
+export class Store {
+  readonly db: Database.Database
+  readonly now: () => number
+
+  constructor(opts: StoreOptions) {
+    if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 })
+    this.db = new Database(opts.file)
+    this.now = opts.now ?? Date.now
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`)
+    this.db.pragma('foreign_keys = ON')
+    this.db.pragma('busy_timeout = 5000')
+    migrate(this.db, opts.migrations ?? MIGRATIONS)
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (nested calls join the outer one). */
+  tx<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn()
+    return this.db.transaction(fn).immediate()
+  }
+
+  // ---- machines -------------------------------------------------------------------------------
+
+  machine(mac: string): MachineRow | undefined {
+    return this.db.prepare('SELECT * FROM machines WHERE mac = ?').get(mac) as MachineRow | undefined
+  }
+
+  machineByName(name: string): MachineRow | undefined {
+    return this.db.prepare('SELECT * FROM machines WHERE name = ? ORDER BY last_seen DESC LIMIT 1').get(name) as MachineRow | undefined
+  }
+
+  machineByIp(ip: string): MachineRow | undefined {
+    return this.db.prepare('SELECT * FROM machines WHERE ip = ? ORDER BY last_seen DESC LIMIT 1').get(ip) as MachineRow | undefined
+  }
+
+  machineBySerial(serial: string): MachineRow | undefined {
+    return this.db.prepare('SELECT * FROM machines WHERE serial = ? ORDER BY last_seen DESC LIMIT 1').get(serial) as MachineRow | undefined
+  }
+
+  machines(): MachineRow[] {
+    return this.db.prepare('SELECT * FROM machines ORDER BY name IS NULL, name, mac').all() as MachineRow[]
+  }
+
+  /** Creates the row if needed with the given initial state. Returns the row. */
+  ensureMachine(mac: string, init: { name?: string | null; state: MachineState }): MachineRow {
+    const ts = this.now()
+    this.db.prepare(`INSERT INTO machines (mac, name, state, state_since) VALUES (?, ?, ?, ?)
+      ON CONFLICT(mac) DO NOTHING`).run(mac, init.name ?? null, init.state, ts)
+    return this.machine(mac)!
+  }
+
+  /** Records what was observed about a machine (only the given fields change). */
+  observe(mac: string, o: { serial?: string; arch?: string; ip?: string; seen?: boolean }): void {
+    const ts = this.now()
+    const cur = this.machine(mac)
+    if (!cur) throw new Error(`observe: unknown machine ${mac}`)
+    if (o.ip !== undefined && o.ip !== cur.ip) {
+      // an address belongs to one machine at a time
+      this.db.prepare('UPDATE machines SET ip = NULL WHERE ip = ? AND mac != ?').run(o.ip, mac)
+    }
+    this.db.prepare(`UPDATE machines SET
+        serial = COALESCE(?, serial), arch = COALESCE(?, arch), ip = COALESCE(?, ip),
+        first_seen = CASE WHEN ? THEN COALESCE(first_seen, ?) ELSE first_seen END,
+        last_seen = CASE WHEN ? THEN ? ELSE last_seen END
+      WHERE mac = ?`).run(o.serial ?? null, o.arch ?? null, o.ip ?? null, o.seen ? 1 : 0, ts, o.seen ? 1 : 0, ts, mac)
+  }
+
+  setName(mac: string, name: string | null): void {
+    this.db.prepare('UPDATE machines SET name = ? WHERE mac = ?').run(name, mac)
+  }
+
+  setState(mac: string, state: MachineState, reason: string | null = null): void {
+    this.db.prepare('UPDATE machines SET state = ?, state_reason = ?, state_since = ?, netboot_step = CASE WHEN ? = \'netbooting\' THEN netboot_step ELSE NULL END WHERE mac = ?')
+      .run(state, reason, this.now(), state, mac)
+  }
+
+  setNetbootStep(mac: string, step: string): void {
+    this.db.prepare('UPDATE machines SET netboot_step = ? WHERE mac = ?').run(step, mac)
+  }
+
+  deleteMachine(mac: string): void {
+    this.db.prepare('UPDATE machines SET deployment_id = NULL WHERE mac = ?').run(mac)
+    this.db.prepare('DELETE FROM machines WHERE mac = ?').run(mac)
+  }
+
+  // ---- deployments ----------------------------------------------------------------------------
+
+  deployment(id: number): DeploymentRow | undefined {
+    return this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as DeploymentRow | undefined
+  }
+
+  currentDeployment(mac: string): DeploymentRow | undefined {
+    return this.db.prepare('SELECT d.* FROM deployments d JOIN machines m ON m.deployment_id = d.id WHERE m.mac = ?').get(mac) as DeploymentRow | undefined
+  }
+
+  /**
+   * Starts a new deployment of `profile` on a machine: the previous one is superseded, its boot
+   * tokens die, the machine becomes `assigned`. One transaction.
+   */
+  newDeployment(mac: string, machine: string, profile: string): DeploymentRow {
+    return this.tx(() => {
+      const ts = this.now()
+      const prev = this.currentDeployment(mac)
+      if (prev) {
+        this.db.prepare('DELETE FROM boot_tokens WHERE deployment_id = ?').run(prev.id)
+        if (prev.state === 'pending') this.db.prepare("UPDATE deployments SET state = 'superseded', finished_at = ? WHERE id = ?").run(ts, prev.id)
+      }
+      const id = Number(this.db.prepare("INSERT INTO deployments (mac, machine, profile, state, created_at) VALUES (?, ?, ?, 'pending', ?)")
+        .run(mac, machine, profile, ts).lastInsertRowid)
+      this.db.prepare("UPDATE machines SET deployment_id = ?, state = 'assigned', state_reason = NULL, state_since = ?, netboot_step = NULL WHERE mac = ?")
+        .run(id, ts, mac)
+      return this.deployment(id)!
+    })
+  }
+
+  finishDeployment(id: number, state: 'done' | 'failed'): void {
+    this.db.prepare('UPDATE deployments SET state = ?, finished_at = ? WHERE id = ?').run(state, this.now(), id)
+  }
+
+  markDeployed(mac: string, deploymentId: number, profile: string): void {
+    this.tx(() => {
+      const ts = this.now()
+      this.finishDeployment(deploymentId, 'done')
+      this.db.prepare("UPDATE machines SET state = 'deployed', state_reason = NULL, state_since = ?, netboot_step = NULL, applied_profile = ?, deployed_at = ? WHERE mac = ?")
+        .run(ts, profile, ts, mac)
+    })
+  }
+
+  // ---- boot tokens (stored as SHA-256; the token itself only lives in the command line) -----------
+
+  addBootToken(tokenHash: string, deploymentId: number, mac: string): void {
+    this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at) VALUES (?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now())
+  }
+
+  /** The token's deployment, only while it is the machine's current deployment. */
+  tokenDeployment(tokenHash: string): DeploymentRow | undefined {
+    return this.db.prepare(`SELECT d.* FROM boot_tokens t JOIN deployments d ON d.id = t.deployment_id
+      JOIN machines m ON m.mac = t.mac AND m.deployment_id = d.id WHERE t.token_hash = ?`).get(tokenHash) as DeploymentRow | undefined
+  }
+
+  // ---- events ---------------------------------------------------------------------------------
+
+  addEvent(e: { machine?: string | null; mac?: string | null; type: string; data?: Record<string, unknown> }): EventRow {
+    const ts = this.now()
+    const data = e.data ?? {}
+    const id = Number(this.db.prepare('INSERT INTO events (ts, machine, mac, type, data) VALUES (?, ?, ?, ?, ?)')
+      .run(ts, e.machine ?? null, e.mac ?? null, e.type, JSON.stringify(data)).lastInsertRowid)
+    return { id, ts, machine: e.machine ?? null, mac: e.mac ?? null, type: e.type, data }
+  }
+
+  /** Keeps the newest `keep` events. */
+  pruneEvents(keep: number): number {
+    return this.db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(keep).changes
+  }
+
+  events(q: { machine?: string; limit?: number; afterId?: number } = {}): EventRow[] {
+    const limit = Math.max(1, Math.min(q.limit ?? 100, 1000))
+    const where: string[] = []
+    const args: (string | number)[] = []
+    if (q.machine !== undefined) { where.push('(machine = ? OR mac = ?)'); args.push(q.machine, q.machine) }
+    if (q.afterId !== undefined) { where.push('id > ?'); args.push(q.afterId) }
+    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`
+    const rows = this.db.prepare(sql).all(...args, limit) as (Omit<EventRow, 'data'> & { data: string })[]
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }))
+  }
+
+  // ---- power operations -----------------------------------------------------------------------
+
+  addPowerOp(machine: string, action: string): number {
+    return Number(this.db.prepare('INSERT INTO power_ops (machine, action, requested_at) VALUES (?, ?, ?)').run(machine, action, this.now()).lastInsertRowid)
+  }
+
+  finishPowerOp(id: number, outcome: 'ok' | 'error', error?: string): void {
+    this.db.prepare('UPDATE power_ops SET finished_at = ?, outcome = ?, error = ? WHERE id = ?').run(this.now(), outcome, error ?? null, id)
+  }
+
+  /** Power operations that were running when the process died: closed as errors. Returns how many. */
+  abandonPowerOps(): number {
+    return this.db.prepare("UPDATE power_ops SET finished_at = ?, outcome = 'error', error = 'interrupted by a restart' WHERE outcome IS NULL").run(this.now()).changes
+  }
+
+  powerOps(machine: string, limit = 20): PowerOpRow[] {
+    return this.db.prepare('SELECT * FROM power_ops WHERE machine = ? ORDER BY id DESC LIMIT ?').all(machine, limit) as PowerOpRow[]
+  }
+}
+
+function migrate(db: Database.Database, migrations: Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
+  const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version))
+  const known = Math.max(0, ...migrations.map((m) => m.version))
+  const newest = Math.max(0, ...done)
+  if (newest > known) throw new Error(`database schema version ${newest} is newer than this bootlab (${known})`)
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now())
+    }).immediate()
+  }
+}
+
+export function openStore(stateDir: string, opts: Omit<StoreOptions, 'file'> = {}): Store {
+  return new Store({ ...opts, file: storeFile(stateDir) })
+}
