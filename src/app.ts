@@ -1,11 +1,21 @@
 // Composition root: config → services. The only place that wires modules together.
-import { mkdir } from 'node:fs/promises'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Logger } from './log.js'
 import { ConfigSource } from './config/watch.js'
 import { parseConfig, type ConfigOverrides } from './config/load.js'
-import { formatIssue, type ConfigIssue } from './config/types.js'
+import { formatIssue, type Config, type ConfigIssue } from './config/types.js'
 import { HttpService } from './http/server.js'
+import { createHttpRoutes } from './http/routes.js'
+import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
+import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
+import { createDhcpPolicy } from './adapters/dhcp-policy.js'
+import { PowerService } from './power/service.js'
+import { SqliteJournal } from './power/journal.js'
+import { powerApi } from './power/api.js'
+import { startMachineService, baseUrlFrom, type MachineService } from './machines/service.js'
+import { createYamlAssigner } from './machines/yaml-assign.js'
+import { dhcpObservation, POWER_EVENT_TYPES, type PowerObservation } from './machines/inputs.js'
 import { version } from './version.js'
 
 export interface Service {
@@ -26,9 +36,14 @@ export class ConfigInvalidError extends Error {
   }
 }
 
+/** A start-up problem the user must fix (not a crash): printed as is, exit code 3. */
+export class StartError extends Error {}
+
 export class App {
   readonly started = Date.now()
   readonly services: Service[] = []
+  /** extra fields for /healthz, by service */
+  readonly healthParts: Array<() => Record<string, unknown>> = []
 
   constructor(readonly source: ConfigSource, private readonly logger: Logger) {}
 
@@ -47,6 +62,7 @@ export class App {
         warnings: s.warnings,
       },
       services: this.services.map((x) => x.name),
+      ...Object.assign({}, ...this.healthParts.map((f) => f())),
     }
   }
 
@@ -73,6 +89,34 @@ export class App {
   }
 }
 
+/** The address clients are told: server.advertise, else the DHCP interface's address. */
+function serverAddress(cfg: Config): string {
+  if (cfg.server.advertise) return cfg.server.advertise
+  if (cfg.server.interface) {
+    try {
+      return interfaceInfo(cfg.server.interface).address
+    } catch (err) {
+      throw new StartError(`server.interface ${cfg.server.interface}: ${(err as Error).message}`)
+    }
+  }
+  if (cfg.server.http.listen !== '0.0.0.0') return cfg.server.http.listen
+  throw new StartError('set server.interface (or server.advertise) so bootlab knows the address clients reach it on')
+}
+
+function dhcpPools(cfg: Config): PoolConfig[] {
+  const d = cfg.server.dhcp
+  if (d.mode !== 'full' || !d.pool || !cfg.server.interface) return []
+  return [{
+    subnet: interfaceInfo(cfg.server.interface).subnet,
+    start: d.pool.start,
+    end: d.pool.end,
+    ...(d.router ? { router: d.router } : {}),
+    ...(d.dns.length ? { dns: d.dns } : {}),
+    ...(d.domain ? { domain: d.domain } : {}),
+    leaseSeconds: d.lease_seconds,
+  }]
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const { logger } = opts
   const text = await readFile(opts.configFile, 'utf8')
@@ -81,23 +125,86 @@ export async function createApp(opts: AppOptions): Promise<App> {
   for (const w of loaded.warnings) logger.warn({ config: formatIssue(w) }, 'config warning')
   const source = new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
   const app = new App(source, logger)
+  const getConfig = (): Config => source.config
+  const cfg = source.config
+  const address = serverAddress(cfg)
+  const baseUrl = (): string => baseUrlFrom(source.config, address)
+  await mkdir(cfg.server.state_dir, { recursive: true })
 
-  source.on('applied', (_config, changes) => {
+  // machines: store + lifecycle + boot scripts (first to start, last to stop)
+  let machines: MachineService | undefined
+  app.services.push({
+    name: 'machines',
+    start: async () => { machines = startMachineService({ getConfig, log: logger, baseUrl }) },
+    stop: async () => { machines?.stop() },
+  })
+  const m = (): MachineService => {
+    if (!machines) throw new Error('machine service not started')
+    return machines
+  }
+
+  // power: journal in the same database; recovers ports left off by an interrupted cycle
+  let power: PowerService | undefined
+  app.services.push({
+    name: 'power',
+    start: async () => {
+      power = new PowerService({ config: source.config, journal: new SqliteJournal(m().store.db), log: logger.child({ service: 'power' }) })
+      for (const type of POWER_EVENT_TYPES) power.events.on(type, (e: PowerObservation) => m().lifecycle.onPower(type, e))
+      await power.start()
+    },
+    stop: async () => { await power?.stop() },
+  })
+
+  source.on('applied', (config, changes) => {
     logger.info({ changes }, `config reloaded (${changes.length} change(s))`)
+    power?.updateConfig(config)
+    for (const c of changes) {
+      machines?.lifecycle.onConfigChange(c)
+      power?.onConfigChange(c)
+    }
+    if (changes.some((c) => c.type === 'server.changed')) logger.warn('server settings changed: restart bootlab for them to take effect')
   })
   source.on('rejected', (errors) => {
     for (const e of errors) logger.error({ config_error: e }, `config edit rejected, previous config keeps running: ${formatIssue(e)}`)
   })
 
-  const cfg = source.config
-  await mkdir(cfg.server.state_dir, { recursive: true })
+  // DHCP
+  const dhcpMode = cfg.server.dhcp.mode
+  if (dhcpMode !== 'off') {
+    if (!cfg.server.interface) throw new StartError(`server.dhcp.mode is ${dhcpMode}: set server.interface (where DHCP listens), or mode: off`)
+    const dhcp = new DhcpServer({
+      interface: cfg.server.interface,
+      serverAddress: address,
+      mode: dhcpMode,
+      policy: createDhcpPolicy({ getConfig, serverAddress: address }),
+      pools: dhcpPools(cfg),
+      leaseStore: new JsonFileLeaseStore(join(cfg.server.state_dir, 'dhcp-leases.json')),
+      logger: logger.child({ service: 'dhcp' }),
+    })
+    for (const kind of ['discover', 'request', 'ack', 'release', 'decline', 'inform'] as const) {
+      dhcp.on(kind, (e) => machines?.lifecycle.onDhcp(dhcpObservation(kind, e)))
+    }
+    app.services.push({ name: 'dhcp', start: () => dhcp.start(), stop: () => dhcp.stop() })
+    app.healthParts.push(() => ({ dhcp: { mode: dhcpMode, interface: cfg.server.interface, binding: dhcp.binding, stats: dhcp.stats() } }))
+  }
 
-  app.services.push(new HttpService({
-    listen: cfg.server.http.listen,
-    port: cfg.server.http.port,
-    logger: logger.child({ service: 'http' }),
-    mounts: [],
-    health: () => app.health(),
-  }))
+  // HTTP
+  const token = await loadOrCreateToken(cfg.server.api_token_file ?? defaultTokenFile(cfg.server.state_dir))
+  const persistAssign = createYamlAssigner({ configPath: cfg.file, reload: () => source.reload() })
+  let http: HttpService | undefined
+  app.services.push({
+    name: 'http',
+    start: async () => {
+      const mounts = createHttpRoutes({
+        service: m(), getConfig, baseUrl, token, persistAssign,
+        ...(power ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(power!, method, name, body), assigned: (name: string, p: string) => power!.assigned(name, p) } } : {}),
+        extraRoots: { ipxe: join(cfg.server.paths.firmware, 'ipxe') },
+        log: logger,
+      })
+      http = new HttpService({ listen: cfg.server.http.listen, port: cfg.server.http.port, logger: logger.child({ service: 'http' }), mounts, health: () => app.health() })
+      await http.start()
+    },
+    stop: async () => { await http?.stop() },
+  })
   return app
 }

@@ -5,6 +5,10 @@ import { EXIT } from './exit-codes.js'
 import { serveCommand } from './serve.js'
 import { checkCommand } from './check.js'
 import { schemaCommand } from './schema.js'
+import { machinesCommand } from './machines.js'
+import { statusCommand } from './status.js'
+import { assignCommand } from './assign.js'
+import { powerCommand } from './power.js'
 
 export function program(): Command {
   const p = new Command('bootlab')
@@ -14,6 +18,10 @@ export function program(): Command {
   p.addCommand(serveCommand())
   p.addCommand(checkCommand())
   p.addCommand(schemaCommand())
+  p.addCommand(statusCommand())
+  p.addCommand(machinesCommand())
+  p.addCommand(assignCommand())
+  p.addCommand(powerCommand())
   return p
 }
 

@@ -2,8 +2,10 @@
 // its own with --config FILE (first set-up, scripts). Exit status (see EXIT in exit-codes.ts):
 // 0 done, 1 the configuration is invalid, 2 usage (unknown machine, no power:, protected port),
 // 4 the server is unreachable or refused the token, 5 the power action failed.
+import { loadConfig } from '../config/load.js'
+import { formatIssue } from '../config/types.js'
+import { storeFile } from '../store/store.js'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { Command } from 'commander'
 import Database from 'better-sqlite3'
 import { silentLogger } from '../log.js'
@@ -23,28 +25,11 @@ export type LoadResult = { ok: true; config: StandaloneConfig } | { ok: false, e
 
 export const POWER_EXIT = { OK: 0, CONFIG: 1, USAGE: 2, REMOTE: 4, FAILED: 5 } as const
 
-interface Issue { file?: string; line?: number; column?: number; path?: string; message?: string }
-
-function formatIssue(e: unknown): string {
-  if (typeof e === 'string') return e
-  const i = e as Issue
-  const where = i.line ? `${i.file}:${i.line}:${i.column}` : (i.file ?? '')
-  return `${where}${i.path ? ` ${i.path}:` : ''} ${i.message ?? JSON.stringify(e)}`.trim()
-}
-
-/**
- * The one place the CLI reads the YAML file, through the config module's
- * `loadConfig(file): Promise<{ok: true, config} | {ok: false, errors}>`.
- */
+/** The one place the CLI reads the YAML file for standalone use. */
 export async function loadForPower(file: string): Promise<LoadResult> {
-  const modulePath = '../config/load.js' // src/config (the lead's); resolved at run time
-  const mod = (await import(modulePath)) as {
-    loadConfig(file: string): Promise<{ ok: true; config: PowerConfig & { server?: { state_dir?: string } } } | { ok: false; errors: unknown[] }>
-  }
-  const r = await mod.loadConfig(file)
+  const r = await loadConfig(file)
   if (!r.ok) return { ok: false, errors: r.errors.map(formatIssue) }
-  const stateDir = r.config.server?.state_dir
-  return { ok: true, config: { power: r.config, ...(stateDir ? { stateDir } : {}) } }
+  return { ok: true, config: { power: r.config, stateDir: r.config.server.state_dir } }
 }
 
 export interface PowerCliDeps {
@@ -83,7 +68,7 @@ function describeStep(e: StepEvent): string {
 
 function openJournal(stateDir: string | undefined): { journal: PowerJournal; close(): void } {
   if (stateDir && existsSync(stateDir)) {
-    const db = new Database(join(stateDir, 'bootlab.db'))
+    const db = new Database(storeFile(stateDir))
     db.pragma('journal_mode = WAL')
     db.pragma('busy_timeout = 5000')
     return { journal: new SqliteJournal(db), close: () => db.close() }

@@ -14,7 +14,10 @@ export interface ConfigIssue {
 type Raw = RawConfig
 type SecretFileKey = `${SecretField}_file`
 
-export type SwitchConfig = Omit<RawSwitch, SecretField | SecretFileKey> & {
+/** Omit applied to each member of a union (plain Omit would merge the drivers' shapes into one) */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+export type SwitchConfig = DistributiveOmit<RawSwitch, SecretField | SecretFileKey> & {
   name: string
 } & { [K in SecretField]?: Secret }
 
