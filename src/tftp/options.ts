@@ -52,8 +52,9 @@ export function negotiate(requested: Map<string, string>, size: number, limits: 
         out.ack.set(name, String(n))
         break
       case 'tsize':
-        // a read request carries tsize 0; the OACK carries the real size
-        if (n === null) break
+        // a read request carries tsize 0; the OACK carries the real size. An empty file gets no
+        // tsize in the OACK: curl rejects "tsize 0" as invalid (RFC 2349 lets the server omit it)
+        if (n === null || size === 0) break
         out.tsize = true
         out.ack.set(name, String(size))
         break
