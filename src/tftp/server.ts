@@ -117,6 +117,8 @@ export interface TftpStats {
   packetsSent: number
   retransmits: number
   duplicateAcks: number
+  /** read requests repeated by a client whose first answer was lost */
+  duplicateRequests: number
   cacheHits: number
   cacheMisses: number
   cacheBytes: number
@@ -135,7 +137,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly cache: FileCache
   private readonly counters = {
     requests: 0, transfersOk: 0, transfersFailed: 0, transfersAborted: 0, notFound: 0, denied: 0, refused: 0,
-    bytesSent: 0, packetsSent: 0, retransmits: 0, duplicateAcks: 0,
+    bytesSent: 0, packetsSent: 0, retransmits: 0, duplicateAcks: 0, duplicateRequests: 0,
   }
   private readonly drops: Record<string, number> = {}
 
@@ -200,7 +202,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     if (pkt.op !== 'rrq') { this.drop('unexpected_opcode'); return }
     const key = `${rinfo.address}:${rinfo.port}`
-    if (this.sessions.has(key)) { this.drop('duplicate_request'); return } // a retransmitted RRQ
+    const existing = this.sessions.get(key)
+    if (existing) { // the client repeated its request: our answer was lost
+      this.counters.duplicateRequests++
+      existing.session?.onDuplicateRequest()
+      return
+    }
     this.counters.requests++
     void this.handleRead(pkt, { address: rinfo.address, port: rinfo.port }, key).catch((err: unknown) => {
       this.log.error({ err }, 'tftp request failed unexpectedly')

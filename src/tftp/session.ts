@@ -41,6 +41,8 @@ export interface SessionOptions {
 
 type State = 'oack' | 'data' | 'done'
 
+const OACK_TIMER_RESEND_MS = 6000
+
 export class Session {
   private state: State = 'oack'
   private readonly rto: RtoEstimator
@@ -54,11 +56,14 @@ export class Session {
   private highestSent = 0
   private readonly sentAt = new Map<number, { t: number; resent: boolean }>()
   private oackSentAt = 0
+  private oackFirstSentAt = 0
   private oackResent = false
   private retries = 0
   private fastRetransmitted = false
   private timer: NodeJS.Timeout | null = null
   private pumping = false
+  /** send one block beyond the window in the next round (stall probe, see onTimeout) */
+  private probe = false
   private pumpAgain = false
   private retransmits = 0
   private duplicateAcks = 0
@@ -78,10 +83,27 @@ export class Session {
 
   start(): void {
     if (this.o.negotiated.ack.size > 0) {
+      this.oackFirstSentAt = performance.now()
       this.sendOack()
       this.arm()
     } else {
       this.state = 'data'
+      this.pump()
+    }
+  }
+
+  /**
+   * The client sent its read request again: our first answer (OACK, or DATA 1 without options)
+   * was lost. Answer again at once; this is the OACK's fast retransmission path.
+   */
+  onDuplicateRequest(): void {
+    if (this.state === 'oack') {
+      this.oackResent = true
+      this.retransmits++
+      this.sendOack()
+      this.arm()
+    } else if (this.state === 'data' && this.base === 1 && this.highestSent >= 1) {
+      this.next = 1
       this.pump()
     }
   }
@@ -181,7 +203,8 @@ export class Session {
     do {
       this.pumpAgain = false
       if (this.state !== 'data') break
-      const end = Math.min(this.base + this.window - 1, this.lastBlock)
+      let end = Math.min(this.base + this.window - 1, this.lastBlock)
+      if (this.probe) { end = Math.min(Math.max(end, this.highestSent + 1), this.lastBlock); this.probe = false }
       if (this.next > end) break
       const from = this.next
       const offset = (from - 1) * this.blksize
@@ -222,15 +245,24 @@ export class Session {
     }
     this.rto.timedOut()
     if (this.state === 'oack') {
-      this.retransmits++
-      this.oackResent = true
-      this.sendOack()
+      // A lost OACK makes the client repeat its request (onDuplicateRequest answers at once).
+      // A lost ACK 0 makes the client repeat the ACK on its own timer; atftp aborts on a second
+      // OACK, so the timer resends the OACK only after OACK_TIMER_RESEND_MS of silence.
+      if (performance.now() - this.oackFirstSentAt >= OACK_TIMER_RESEND_MS) {
+        this.retransmits++
+        this.oackResent = true
+        this.sendOack()
+      }
       this.arm()
       return
     }
     // go back to the first unacknowledged block and send the window again
     this.next = this.base
     this.fastRetransmitted = false
+    // From the second timeout in a row, also send the block after the highest one sent. A client
+    // that already has every block sent and whose ACK was lost answers a duplicate only once
+    // (atftp: one "extra ACK" until its own 5 s timer); a new block is what it will ACK.
+    if (this.retries >= 2 && this.highestSent < this.lastBlock) this.probe = true
     this.pump() // counts each block sent again as a retransmission
   }
 
