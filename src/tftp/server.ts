@@ -318,7 +318,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       onDrop: (reason) => this.drop(reason),
       onDone: (r: SessionResult) => {
         release()
-        sock.close()
+        // a final ERROR may still be queued on the socket: close it a moment later
+        setTimeout(() => { try { sock.close() } catch { /* closed */ } }, 50).unref()
         void source.close()
         this.counters.bytesSent += r.bytes
         this.counters.packetsSent += r.packetsSent

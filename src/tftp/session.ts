@@ -204,7 +204,12 @@ export class Session {
       this.pumpAgain = false
       if (this.state !== 'data') break
       let end = Math.min(this.base + this.window - 1, this.lastBlock)
-      if (this.probe) { end = Math.min(Math.max(end, this.highestSent + 1), this.lastBlock); this.probe = false }
+      if (this.probe) {
+        // one block past what was sent; once such a probe is out, resend it rather than add more
+        const upTo = this.highestSent > end ? this.highestSent : this.highestSent + 1
+        end = Math.min(Math.max(end, upTo), this.lastBlock)
+        this.probe = false
+      }
       if (this.next > end) break
       const from = this.next
       const offset = (from - 1) * this.blksize
