@@ -120,17 +120,19 @@ export class LayeredResolver extends EventEmitter<ResolverEvents> implements Tft
     const serial = m ? m[1]!.toLowerCase() : null
     const ctx: RequestContext = { client, name, serial, path: m ? m[2]! : name }
 
+    // the prefix is looked up (and announced) first, so a generated file still pairs serial and client
+    let target: PiPrefixTarget | null = null
+    if (serial !== null && this.o.piPrefix) {
+      target = await this.o.piPrefix(serial, ctx)
+      this.announce(serial, client, target, name)
+    }
     if (this.o.generated) {
       const g = await this.o.generated(ctx)
       if (g !== null) return { kind: 'bytes', data: typeof g === 'string' ? Buffer.from(g) : g, layer: 'generated' }
     }
-    if (serial !== null && this.o.piPrefix) {
-      const target = await this.o.piPrefix(serial, ctx)
-      this.announce(serial, client, target, name)
-      if (target) {
-        const hit = await jailedLookup(target.firmwareDir, ctx.path)
-        if (hit) return { kind: 'file', ...hit, layer: 'pi-prefix' }
-      }
+    if (target) {
+      const hit = await jailedLookup(target.firmwareDir, ctx.path)
+      if (hit) return { kind: 'file', ...hit, layer: 'pi-prefix' }
     }
     for (const root of this.o.roots) {
       const hit = await jailedLookup(root, name)
