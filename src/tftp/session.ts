@@ -61,10 +61,11 @@ export class Session {
   private retries = 0
   private fastRetransmitted = false
   private timer: NodeJS.Timeout | null = null
-  private pumping = false
+  /** a disk read for the next window is in flight */
+  private loading = false
+  private deadline = 0
   /** send one block beyond the window in the next round (stall probe, see onTimeout) */
   private probe = false
-  private pumpAgain = false
   private retransmits = 0
   private duplicateAcks = 0
   private packetsSent = 0
@@ -188,36 +189,33 @@ export class Session {
     this.pump()
   }
 
-  /** Sends what the window allows, loading from the source when needed. */
+  /** Sends what the window allows; reads from disk (asynchronously) only when the chunk is not loaded. */
   private pump(): void {
-    if (this.pumping) { this.pumpAgain = true; return }
-    this.pumping = true
-    void this.pumpLoop().catch((err: unknown) => {
-      this.pumping = false
-      this.send(encodeError(ErrorCode.NOT_DEFINED, 'Read error'))
-      this.finish({ outcome: 'failed', reason: `read error: ${(err as Error).message}` })
-    })
-  }
-
-  private async pumpLoop(): Promise<void> {
-    do {
-      this.pumpAgain = false
-      if (this.state !== 'data') break
+    if (this.loading) return // pumps again when the read completes
+    while (this.state === 'data') {
       let end = Math.min(this.base + this.window - 1, this.lastBlock)
       if (this.probe) {
         // one block past what was sent; once such a probe is out, resend it rather than add more
         const upTo = this.highestSent > end ? this.highestSent : this.highestSent + 1
         end = Math.min(Math.max(end, upTo), this.lastBlock)
-        this.probe = false
       }
-      if (this.next > end) break
+      if (this.next > end) return
       const from = this.next
       const offset = (from - 1) * this.blksize
-      const length = Math.min((end - from + 1) * this.blksize, this.o.source.size - offset)
-      if (!this.o.source.has(offset, Math.max(0, length))) {
-        await this.o.source.ensure(offset, Math.max(0, length))
-        if (this.state !== 'data' || this.next !== from) { this.pumpAgain = true; continue }
+      const length = Math.max(0, Math.min((end - from + 1) * this.blksize, this.o.source.size - offset))
+      if (!this.o.source.has(offset, length)) {
+        this.loading = true
+        this.o.source.ensure(offset, length).then(() => {
+          this.loading = false
+          this.pump()
+        }, (err: unknown) => {
+          this.loading = false
+          this.send(encodeError(ErrorCode.NOT_DEFINED, 'Read error'))
+          this.finish({ outcome: 'failed', reason: `read error: ${(err as Error).message}` })
+        })
+        return
       }
+      this.probe = false
       const now = performance.now()
       for (let b = from; b <= end; b++) {
         const off = (b - 1) * this.blksize
@@ -231,13 +229,24 @@ export class Session {
       this.next = end + 1
       if (end > this.highestSent) this.highestSent = end
       this.arm()
-    } while (this.pumpAgain)
-    this.pumping = false
+    }
   }
 
+  /**
+   * (Re)starts the retransmission timer. One Node timer per session, re-armed lazily: on every
+   * send only the deadline moves, which keeps the per-packet cost low.
+   */
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.onTimeout(), this.rto.rto)
+    this.deadline = performance.now() + this.rto.rto
+    if (!this.timer) this.timer = setTimeout(() => this.onTimer(), this.rto.rto)
+  }
+
+  private onTimer(): void {
+    this.timer = null
+    if (this.state === 'done') return
+    const left = this.deadline - performance.now()
+    if (left > 1) { this.timer = setTimeout(() => this.onTimer(), left); return }
+    this.onTimeout()
   }
 
   private onTimeout(): void {
