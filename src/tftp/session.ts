@@ -254,7 +254,10 @@ export class Session {
     if (this.state === 'done') return
     if (++this.retries > this.o.maxRetries) {
       this.send(encodeError(ErrorCode.NOT_DEFINED, 'Transfer timed out'))
-      this.finish({ outcome: 'failed', reason: 'timeout' })
+      // only the last block unacknowledged: the client may well have it and be gone (its final
+      // ACK lost); say so rather than report a plain timeout
+      const last = this.state === 'data' && this.base === this.lastBlock && this.highestSent === this.lastBlock
+      this.finish({ outcome: 'failed', reason: last ? 'no ACK for the last block' : 'timeout' })
       return
     }
     this.rto.timedOut()
