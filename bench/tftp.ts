@@ -9,7 +9,7 @@ import { createLab, isRoot, type Lab } from '../test/helpers/netns.js'
 import { startBootlab } from '../test/tftp/fixtures/lab.js'
 
 const MB = 1_000_000
-const RUNS = 5
+const RUNS = 3
 const CONCURRENT = 100
 
 type ServerName = 'bootlab' | 'tftpd-hpa' | 'dnsmasq'
@@ -79,10 +79,10 @@ export async function run(): Promise<string> {
       rows.push(`| 20 MB, ${test.label} | ${m.bootlab.toFixed(1)} MB/s | ${m['tftpd-hpa'].toFixed(1)} MB/s | ${m.dnsmasq.toFixed(1)} MB/s | ${(m.bootlab / m['tftpd-hpa']).toFixed(2)}× | ${(m.bootlab / m.dnsmasq).toFixed(2)}× |`)
     }
 
-    // 100 concurrent 2 MB transfers, started together by one shell
+    // 100 concurrent 2 MB transfers, started together by one shell. (Not with windowsize: 100 atftp
+    // clients asking dnsmasq, which ignores the option, for a window did not finish in minutes.)
     const concTests: { label: string; opts: string }[] = [
       { label: 'atftp blksize 1468', opts: "--option 'blksize 1468'" },
-      { label: 'atftp blksize 1468, windowsize 16', opts: "--option 'blksize 1468' --option 'windowsize 16'" },
     ]
     for (const ct of concTests) {
       const conc: Record<ServerName, { ms: number[]; ok: number[] }> = { bootlab: { ms: [], ok: [] }, 'tftpd-hpa': { ms: [], ok: [] }, dnsmasq: { ms: [], ok: [] } }
@@ -92,7 +92,7 @@ export async function run(): Promise<string> {
           await rm(d, { recursive: true, force: true })
           await lab.exec('cli', ['mkdir', '-p', d])
           const script = `a=$(date +%s%N); i=0; while [ $i -lt ${CONCURRENT} ]; do atftp -g -r f2m -l ${d}/$i ${ct.opts} ${ip[s]} 69 >/dev/null 2>&1 & i=$((i+1)); done; wait; b=$(date +%s%N); echo $((b-a))`
-          const res = await lab.exec('cli', ['sh', '-c', script], { timeoutMs: 180000 })
+          const res = await lab.exec('cli', ['sh', '-c', script], { timeoutMs: 120000 })
           let ok = 0
           for (let i = 0; i < CONCURRENT; i++) {
             const b = await readFile(join(d, String(i))).catch(() => Buffer.alloc(0))
