@@ -195,9 +195,9 @@ export class Session {
     while (this.state === 'data') {
       let end = Math.min(this.base + this.window - 1, this.lastBlock)
       if (this.probe) {
-        // one block past what was sent; once such a probe is out, resend it rather than add more
-        const upTo = this.highestSent > end ? this.highestSent : this.highestSent + 1
-        end = Math.min(Math.max(end, upTo), this.lastBlock)
+        // one block past the highest sent: a client that took the previous probe wants the next one
+        // (bounded: at most maxRetries rounds before progress or giving up)
+        end = Math.min(Math.max(end, this.highestSent + 1), this.lastBlock)
       }
       if (this.next > end) return
       const from = this.next
