@@ -56,7 +56,6 @@ export class Session {
   private highestSent = 0
   private readonly sentAt = new Map<number, { t: number; resent: boolean }>()
   private oackSentAt = 0
-  private oackFirstSentAt = 0
   private oackResent = false
   private retries = 0
   private fastRetransmitted = false
@@ -84,7 +83,6 @@ export class Session {
 
   start(): void {
     if (this.o.negotiated.ack.size > 0) {
-      this.oackFirstSentAt = performance.now()
       this.sendOack()
       this.arm()
     } else {
@@ -151,7 +149,9 @@ export class Session {
     const now = performance.now()
     if (this.state === 'oack') {
       if (wire !== 0) { this.duplicateAcks++; return }
-      if (!this.oackResent) this.rto.sample(now - this.oackSentAt)
+      // no sample once our timer has fired: the OACK is not resent on the timer, so this ACK 0
+      // may be the client's own retransmission seconds later (it would inflate the RTO)
+      if (!this.oackResent && this.retries === 0) this.rto.sample(now - this.oackSentAt)
       this.rto.progress()
       this.retries = 0
       this.state = 'data'
@@ -264,8 +264,8 @@ export class Session {
     if (this.state === 'oack') {
       // A lost OACK makes the client repeat its request (onDuplicateRequest answers at once).
       // A lost ACK 0 makes the client repeat the ACK on its own timer; atftp aborts on a second
-      // OACK, so the timer resends the OACK only after OACK_TIMER_RESEND_MS of silence.
-      if (performance.now() - this.oackFirstSentAt >= OACK_TIMER_RESEND_MS) {
+      // OACK, so the timer resends the OACK only OACK_TIMER_RESEND_MS after the last one sent.
+      if (performance.now() - this.oackSentAt >= OACK_TIMER_RESEND_MS) {
         this.retransmits++
         this.oackResent = true
         this.sendOack()
