@@ -219,3 +219,22 @@ t.test('memory cache serves hot files and notices a changed file', async (t) => 
   t.equal(await fetch(), 'second version!')
   t.equal(srv.stats().cacheMisses, 2)
 })
+
+t.test('stop(): transfers in flight get an error and end as failed; the port is released', async (t) => {
+  const srv = new TftpServer({ address: '127.0.0.1', port: 0, resolver: new LayeredResolver({ roots: [dir] }), logger: silentLogger(), limits: calm })
+  await srv.start()
+  const port = srv.address.port
+  const records: TransferRecord[] = []
+  srv.on('tftp.transfer.done', (r) => records.push(r))
+  const p = await rawPeer(port)
+  t.teardown(() => p.close())
+  await p.send(encodeRequest('rrq', 'start4.elf', 'octet'))
+  t.match((await p.next())?.packet, { op: 'data', block: 1 })
+  await srv.stop()
+  t.match((await p.next())?.packet, { op: 'error', code: 0, message: 'Server shutting down' })
+  t.match(records, [{ outcome: 'failed', error: { message: 'Server shutting down' } }])
+  const again = new TftpServer({ address: '127.0.0.1', port, resolver: new LayeredResolver({ roots: [dir] }), logger: silentLogger() })
+  await again.start()
+  t.equal(again.address.port, port, 'the same port can be bound again')
+  await again.stop()
+})
