@@ -1,0 +1,151 @@
+// Where a transfer's bytes come from: memory (generated files, cached hot files, netascii-converted
+// text) or a file streamed from disk in large read-ahead chunks. A session asks `ensure()` for the
+// byte range of the window it is about to send, then takes the blocks with `slice()`.
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
+
+export interface ByteSource {
+  readonly size: number
+  /** true when `slice(offset, length)` can be called now without loading */
+  has(offset: number, length: number): boolean
+  /** loads at least [offset, offset+length) */
+  ensure(offset: number, length: number): Promise<void>
+  slice(offset: number, length: number): Buffer
+  close(): Promise<void>
+}
+
+export class MemorySource implements ByteSource {
+  constructor(private readonly data: Buffer) {}
+  get size(): number { return this.data.length }
+  has(): boolean { return true }
+  async ensure(): Promise<void> {}
+  slice(offset: number, length: number): Buffer { return this.data.subarray(offset, offset + length) }
+  async close(): Promise<void> {}
+}
+
+/** Streams a file: keeps one read-ahead chunk; a retransmission before it re-reads from disk. */
+export class FileSource implements ByteSource {
+  private buf: Buffer = Buffer.alloc(0)
+  private bufStart = 0
+  private closed = false
+  constructor(private readonly fh: FileHandle, readonly size: number, private readonly chunk: number) {}
+
+  has(offset: number, length: number): boolean {
+    return offset >= this.bufStart && offset + length <= this.bufStart + this.buf.length
+  }
+
+  async ensure(offset: number, length: number): Promise<void> {
+    if (this.has(offset, length)) return
+    if (this.closed) throw new Error('source closed')
+    const want = Math.min(Math.max(length, this.chunk), this.size - offset)
+    // a fresh buffer each time: blocks of the previous chunk may still be queued in the socket
+    const buf = Buffer.allocUnsafe(Math.max(0, want))
+    let got = 0
+    while (got < want) {
+      const { bytesRead } = await this.fh.read(buf, got, want - got, offset + got)
+      if (bytesRead === 0) break
+      got += bytesRead
+    }
+    if (got < Math.min(length, this.size - offset)) throw new Error('file shrank during transfer')
+    this.buf = buf.subarray(0, got)
+    this.bufStart = offset
+  }
+
+  slice(offset: number, length: number): Buffer {
+    const start = offset - this.bufStart
+    return this.buf.subarray(start, start + length)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.fh.close()
+  }
+}
+
+/** RFC 1350 netascii: LF → CR LF, CR → CR NUL (lines already ending CR LF are kept as they are). */
+export function toNetascii(input: Buffer): Buffer {
+  let extra = 0
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i]
+    if (c === 0x0a && (i === 0 || input[i - 1] !== 0x0d)) extra++
+    else if (c === 0x0d && input[i + 1] !== 0x0a) extra++
+  }
+  if (extra === 0) return input
+  const out = Buffer.allocUnsafe(input.length + extra)
+  let o = 0
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i]!
+    if (c === 0x0a && (i === 0 || input[i - 1] !== 0x0d)) { out[o++] = 0x0d; out[o++] = 0x0a } else if (c === 0x0d && input[i + 1] !== 0x0a) { out[o++] = 0x0d; out[o++] = 0x00 } else out[o++] = c
+  }
+  return out
+}
+
+interface CacheEntry { key: string; data: Buffer }
+
+/**
+ * Whole small files kept in memory (the same start4.elf for fifty Pis). An entry is valid only
+ * for the exact (path, size, mtime, inode) it was read with, so a changed file is read again.
+ */
+export class FileCache {
+  private readonly entries = new Map<string, CacheEntry>()
+  private readonly loading = new Map<string, Promise<Buffer | null>>()
+  private total = 0
+  hits = 0
+  misses = 0
+  constructor(readonly maxFileBytes: number, readonly maxTotalBytes: number) {}
+
+  get bytes(): number { return this.total }
+
+  /** The file's bytes if it is small enough to cache (loading it once), else null. */
+  async get(path: string, size: number, mtimeMs: number): Promise<Buffer | null> {
+    if (size > this.maxFileBytes || this.maxTotalBytes <= 0) return null
+    const st = await stat(path)
+    const key = `${st.size}:${st.mtimeMs}:${st.ino}`
+    if (st.size !== size || st.mtimeMs !== mtimeMs) return null
+    const hit = this.entries.get(path)
+    if (hit && hit.key === key) {
+      this.entries.delete(path)
+      this.entries.set(path, hit) // LRU order
+      this.hits++
+      return hit.data
+    }
+    const pending = this.loading.get(`${path}\0${key}`)
+    if (pending) return await pending
+    this.misses++
+    const p = this.load(path, key, size).finally(() => this.loading.delete(`${path}\0${key}`))
+    this.loading.set(`${path}\0${key}`, p)
+    return await p
+  }
+
+  private async load(path: string, key: string, size: number): Promise<Buffer | null> {
+    const data = await readFile(path)
+    const after = await stat(path)
+    if (data.length !== size || `${after.size}:${after.mtimeMs}:${after.ino}` !== key) return null // changed while reading
+    this.drop(path)
+    this.entries.set(path, { key, data })
+    this.total += data.length
+    for (const [p, e] of this.entries) {
+      if (this.total <= this.maxTotalBytes) break
+      this.entries.delete(p)
+      this.total -= e.data.length
+    }
+    return data
+  }
+
+  private drop(path: string): void {
+    const old = this.entries.get(path)
+    if (old) { this.entries.delete(path); this.total -= old.data.length }
+  }
+}
+
+export async function openFileSource(path: string, chunk: number): Promise<FileSource> {
+  const fh = await open(path, 'r')
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
+    return new FileSource(fh, st.size, chunk)
+  } catch (err) {
+    await fh.close()
+    throw err
+  }
+}
