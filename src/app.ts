@@ -1,5 +1,6 @@
 // Composition root: config → services. The only place that wires modules together.
 import { mkdir, readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from './log.js'
 import { ConfigSource } from './config/watch.js'
@@ -8,6 +9,9 @@ import { formatIssue, type Config, type ConfigIssue } from './config/types.js'
 import { HttpService } from './http/server.js'
 import { createHttpRoutes } from './http/routes.js'
 import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
+import { TftpServer, LayeredResolver, type RequestContext } from './tftp/index.js'
+import { renderRpiConfig } from './boot/rpi-config.js'
+import { machineIndex } from './adapters/machine-index.js'
 import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
 import { createDhcpPolicy } from './adapters/dhcp-policy.js'
 import { PowerService } from './power/service.js'
@@ -15,7 +19,7 @@ import { SqliteJournal } from './power/journal.js'
 import { powerApi } from './power/api.js'
 import { startMachineService, baseUrlFrom, type MachineService } from './machines/service.js'
 import { createYamlAssigner } from './machines/yaml-assign.js'
-import { dhcpObservation, POWER_EVENT_TYPES, type PowerObservation } from './machines/inputs.js'
+import { dhcpObservation, tftpObservation, POWER_EVENT_TYPES, type PowerObservation } from './machines/inputs.js'
 import { version } from './version.js'
 
 export interface Service {
@@ -187,6 +191,34 @@ export async function createApp(opts: AppOptions): Promise<App> {
     app.services.push({ name: 'dhcp', start: () => dhcp.start(), stop: () => dhcp.stop() })
     app.healthParts.push(() => ({ dhcp: { mode: dhcpMode, interface: cfg.server.interface, binding: dhcp.binding, stats: dhcp.stats() } }))
   }
+
+  // TFTP: generated files (Pi config.txt, grub.cfg) → Pi serial prefix → tftproot/ → firmware/
+  const rpiFirmware = (): string => join(source.config.server.paths.firmware, 'rpi4')
+  const generated = async (ctx: RequestContext): Promise<string | null> => {
+    if (ctx.serial && ctx.path === 'config.txt') {
+      const machine = machineIndex(source.config).bySerial.get(ctx.serial)
+      if (!machine && source.config.server.unknown === 'ignore') return null
+      let base: string | null = null
+      try { base = readFileSync(join(rpiFirmware(), 'config.txt'), 'utf8') } catch { /* pftf defaults */ }
+      return renderRpiConfig({ machine: machine?.name ?? null, serial: ctx.serial, base, ...(machine?.vars.rpi_config ? { extra: machine.vars.rpi_config } : {}) })
+    }
+    if (ctx.path.startsWith('grub/grub.cfg')) return machines ? await machines.bootScripts.tftpGrubCfg(ctx) : null
+    return null
+  }
+  const resolver = new LayeredResolver({
+    roots: [cfg.server.paths.tftproot, cfg.server.paths.firmware],
+    generated,
+    piPrefix: (serial) => {
+      const machine = machineIndex(source.config).bySerial.get(serial)
+      if (machine) return { firmwareDir: rpiFirmware(), machine: machine.name }
+      return source.config.server.unknown === 'discover' ? { firmwareDir: rpiFirmware() } : null
+    },
+  })
+  resolver.on('tftp.pi_prefix', (e) => logger.debug({ serial: e.serial, client: e.client.address, machine: e.machine }, 'raspberry pi seen over tftp'))
+  const tftp = new TftpServer({ address: cfg.server.tftp.listen, port: cfg.server.tftp.port, resolver, logger: logger.child({ service: 'tftp' }) })
+  tftp.on('tftp.transfer.done', (r) => machines?.lifecycle.onTftp(tftpObservation(r)))
+  app.services.push({ name: 'tftp', start: () => tftp.start(), stop: () => tftp.stop() })
+  app.healthParts.push(() => ({ tftp: { port: cfg.server.tftp.port, stats: tftp.stats() } }))
 
   // HTTP
   const token = await loadOrCreateToken(cfg.server.api_token_file ?? defaultTokenFile(cfg.server.state_dir))

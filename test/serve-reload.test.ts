@@ -25,11 +25,11 @@ t.test('serve: invalid edits keep the last good config; fixes apply within 2 s; 
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-serve-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const file = join(dir, 'bootlab.yaml')
-  const good = (await readFile('examples/bootlab.yaml', 'utf8')).replace('# listen: 0.0.0.0', 'listen: 127.0.0.1')
+  const good = (await readFile('examples/bootlab.yaml', 'utf8')).replace('# listen: 0.0.0.0', 'listen: 127.0.0.1').replace('port: 69 ', 'listen: 127.0.0.1\n    port: 69 ')
   await writeFile(file, good)
   await copyFile('examples/rack.secret', join(dir, 'rack.secret'))
   const port = await freePort()
-  const s = await serve(['--config', file, '--state-dir', join(dir, 'state'), '--http-port', String(port), '--dhcp-mode', 'off'], { port })
+  const s = await serve(['--config', file, '--state-dir', join(dir, 'state'), '--http-port', String(port), '--tftp-port', String(await freePort()), '--dhcp-mode', 'off'], { port })
   t.teardown(async () => { await s.stop('SIGKILL') })
 
   const h0 = await health(s.url)
