@@ -26,6 +26,7 @@ export interface BootlabLabDirs {
   stateDir: string
   images: string
   tftproot: string
+  firmware: string
 }
 
 /**
@@ -34,11 +35,13 @@ export interface BootlabLabDirs {
  */
 export function writeBootlabLabConfig(ctx: LabServerContext): BootlabLabDirs {
   const base = join(ctx.workDir, 'bootlab')
-  const dirs: BootlabLabDirs = { config: join(base, 'bootlab.yaml'), stateDir: join(base, 'state'), images: join(base, 'images'), tftproot: join(base, 'tftproot') }
-  for (const d of [dirs.stateDir, dirs.images, dirs.tftproot]) mkdirSync(d, { recursive: true })
-  cpSync(ctx.loaders.ipxeEfiX64, join(dirs.tftproot, 'ipxe.efi'))
+  const dirs: BootlabLabDirs = { config: join(base, 'bootlab.yaml'), stateDir: join(base, 'state'), images: join(base, 'images'), tftproot: join(base, 'tftproot'), firmware: join(base, 'firmware') }
+  for (const d of [dirs.stateDir, dirs.images, dirs.tftproot, join(dirs.firmware, 'ipxe'), join(dirs.firmware, 'grub')]) mkdirSync(d, { recursive: true })
+  // where bootlab's DHCP defaults point (src/dhcp/policy.ts DEFAULT_FILES); with no arm64 iPXE
+  // in firmware/ipxe/, arm64 UEFI clients get GRUB's network image
+  cpSync(ctx.loaders.ipxeEfiX64, join(dirs.firmware, 'ipxe', 'ipxe.efi'), { dereference: true })
   if (ctx.loaders.grubArm64) {
-    cpSync(ctx.loaders.grubArm64.efi, join(dirs.tftproot, 'grubnetaa64.efi'))
+    cpSync(ctx.loaders.grubArm64.efi, join(dirs.firmware, 'grub', 'grubnetaa64.efi'))
     cpSync(ctx.loaders.grubArm64.modulesDir, join(dirs.tftproot, 'grub', 'arm64-efi'), { recursive: true })
   }
   const profiles: Record<string, unknown> = {}
@@ -64,7 +67,7 @@ export function writeBootlabLabConfig(ctx: LabServerContext): BootlabLabDirs {
       dhcp: { mode: 'full', pool: `${ctx.pool.start}-${ctx.pool.end}`, router: ctx.at.address, lease: '1h' },
       unknown: 'ignore',
       state_dir: dirs.stateDir,
-      paths: { images: dirs.images, tftproot: dirs.tftproot },
+      paths: { images: dirs.images, tftproot: dirs.tftproot, firmware: dirs.firmware },
     },
     profiles,
     machines,

@@ -21,7 +21,7 @@ export const LAB_SERVERS: Record<string, () => LabServer> = {
   bootlab: () => new BootlabLabServer(),
 }
 
-export function createLabServer(name = process.env.BOOTLAB_LAB_SERVER ?? 'dnsmasq'): LabServer {
+export function createLabServer(name = process.env.BOOTLAB_LAB_SERVER ?? 'bootlab'): LabServer {
   const make = LAB_SERVERS[name]
   if (!make) throw new Error(`unknown lab server ${name} (known: ${Object.keys(LAB_SERVERS).join(', ')})`)
   return make()

@@ -500,7 +500,12 @@ export class Lifecycle {
   private publish(mac: string): void {
     const evs = this.pending
     this.pending = []
-    for (const ev of evs) this.bus.emit('event', ev)
+    for (const ev of evs) {
+      // the machine history in the journal too; per-packet observations only at debug level
+      const level = ev.type === 'dhcp' || ev.type === 'tftp' || ev.type === 'http' ? 'debug' : 'info'
+      this.log[level]({ machine: ev.machine, mac: ev.mac, event: ev.type, data: ev.data }, `machine ${ev.machine}: ${ev.type}`)
+      this.bus.emit('event', ev)
+    }
     const row = this.store.machine(mac)
     if (row) this.bus.emit('machine', this.view(row))
   }
