@@ -45,7 +45,8 @@ t.test('the generated bootlab.yaml is valid for bootlab and describes every gues
     t.match(p?.cmdline, /bootlab\.phone_home=\{\{ cloud_init_url \}\}phone-home/)
     t.ok(existsSync(join(dirs.images, p!.kernel!)), 'kernel copied below images')
   }
-  for (const f of ['ipxe.efi', 'grubnetaa64.efi', 'grub/arm64-efi/http.mod']) t.ok(existsSync(join(dirs.tftproot, f)), `${f} in the TFTP root`)
+  for (const f of ['ipxe/ipxe.efi', 'grub/grubnetaa64.efi']) t.ok(existsSync(join(dirs.firmware, f)), `${f} in firmware/, where bootlab's DHCP defaults point`)
+  t.ok(existsSync(join(dirs.tftproot, 'grub/arm64-efi/http.mod')), 'GRUB modules in the TFTP root')
 })
 
 t.test('phone-home log lines are recognised per machine', async (t) => {

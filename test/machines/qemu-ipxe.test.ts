@@ -15,15 +15,30 @@ const ARCHIVES = '/var/cache/apt/archives'
 const MAC = '52:54:00:12:34:56'
 const MODULES = ['virtio', 'virtio_ring', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci', 'failover', 'net_failover', 'virtio_net']
 
+/** A linux-image-*-amd64 .deb: from apt's cache, else downloaded once into a test cache (Debian's archive). */
 function kernelDeb(): string | undefined {
-  if (!existsSync(ARCHIVES)) return undefined
-  const deb = readdirSync(ARCHIVES).find((f) => /^linux-image-[0-9].*-amd64_.*\.deb$/.test(f))
-  return deb ? join(ARCHIVES, deb) : undefined
+  const look = (dir: string): string | undefined => {
+    if (!existsSync(dir)) return undefined
+    const deb = readdirSync(dir).find((f) => /^linux-image-[0-9].*-amd64_.*\.deb$/.test(f))
+    return deb ? join(dir, deb) : undefined
+  }
+  const cache = join(process.env.BOOTLAB_LAB_CACHE ?? '/var/tmp/bootlab-lab-cache', 'debs-qemu-ipxe')
+  const found = look(ARCHIVES) ?? look(cache)
+  if (found) return found
+  try {
+    mkdirSync(cache, { recursive: true })
+    const pkg = /Depends: (linux-image-\S+)/.exec(execFileSync('apt-cache', ['depends', 'linux-image-amd64'], { encoding: 'utf8' }))?.[1]
+    if (!pkg) return undefined
+    execFileSync('apt-get', ['download', pkg], { cwd: cache, stdio: 'ignore', timeout: 120_000 })
+  } catch {
+    return undefined
+  }
+  return look(cache)
 }
 
 const missing = [QEMU, BUSYBOX].filter((f) => !existsSync(f))
-const deb = kernelDeb()
-const skip = missing.length > 0 ? `missing ${missing.join(', ')}` : deb === undefined ? `no linux-image-*-amd64 .deb in ${ARCHIVES} (apt-get download linux-image-cloud-amd64)` : false
+const deb = missing.length === 0 ? kernelDeb() : undefined
+const skip = missing.length > 0 ? `missing ${missing.join(', ')}` : deb === undefined ? 'no linux-image-*-amd64 .deb could be found or downloaded' : false
 
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin

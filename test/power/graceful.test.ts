@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
 import t from 'tap'
+import { sshKeyPair } from './fixtures/helpers.js'
 import { silentLogger } from '../../src/log.js'
 import { PowerCycler } from '../../src/power/cycler.js'
 import { gracefulShutdown } from '../../src/power/graceful.js'
@@ -18,13 +19,13 @@ import { IosSimulator } from './fixtures/ios-sim.js'
 const { Server, utils } = ssh2
 const dir = mkdtempSync(join(tmpdir(), 'bootlab-graceful-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-const userKey = utils.generateKeyPairSync('ed25519')
+const userKey = sshKeyPair('ed25519')
 writeFileSync(join(dir, 'id_ed25519'), userKey.private, { mode: 0o600 })
 const userPub = utils.parseKey(userKey.public) as ssh2.ParsedKey
 
 /** A machine running an OS: accepts `sudo systemctl poweroff` from the right key, then stops answering. */
 async function fakeOs(opts: { ignorePoweroff?: boolean } = {}) {
-  const hostKey = utils.generateKeyPairSync('ed25519')
+  const hostKey = sshKeyPair('ed25519')
   const commands: string[] = []
   let stoppedAt = 0
   const conns = new Set<ssh2.Connection>()
