@@ -8,6 +8,7 @@ import { parseConfig, type ConfigOverrides } from './config/load.js'
 import { formatIssue, type Config, type ConfigIssue } from './config/types.js'
 import { HttpService } from './http/server.js'
 import { createHttpRoutes } from './http/routes.js'
+import { createMetricsRouter, type StatsSource } from './http/metrics.js'
 import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
 import { TftpServer, LayeredResolver, type RequestContext } from './tftp/index.js'
 import { renderRpiConfig } from './boot/rpi-config.js'
@@ -121,6 +122,13 @@ function dhcpPools(cfg: Config): PoolConfig[] {
   }]
 }
 
+/** machines per lifecycle state, for /metrics */
+function countStates(machines: MachineService | undefined): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const m of machines?.lifecycle.list() ?? []) out[m.state] = (out[m.state] ?? 0) + 1
+  return out
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const { logger } = opts
   const text = await readFile(opts.configFile, 'utf8')
@@ -131,6 +139,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const app = new App(source, logger)
   const getConfig = (): Config => source.config
   const cfg = source.config
+  const stats: Record<string, StatsSource> = {}
   const address = serverAddress(cfg)
   const baseUrl = (): string => baseUrlFrom(source.config, address)
   await mkdir(cfg.server.state_dir, { recursive: true })
@@ -189,6 +198,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       dhcp.on(kind, (e) => machines?.lifecycle.onDhcp(dhcpObservation(kind, e)))
     }
     app.services.push({ name: 'dhcp', start: () => dhcp.start(), stop: () => dhcp.stop() })
+    stats.dhcp = () => dhcp.stats()
     app.healthParts.push(() => ({ dhcp: { mode: dhcpMode, interface: cfg.server.interface, binding: dhcp.binding, stats: dhcp.stats() } }))
   }
 
@@ -218,6 +228,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const tftp = new TftpServer({ address: cfg.server.tftp.listen, port: cfg.server.tftp.port, resolver, logger: logger.child({ service: 'tftp' }) })
   tftp.on('tftp.transfer.done', (r) => machines?.lifecycle.onTftp(tftpObservation(r)))
   app.services.push({ name: 'tftp', start: () => tftp.start(), stop: () => tftp.stop() })
+  stats.tftp = () => tftp.stats()
+  stats.machines = () => ({ state: countStates(machines) })
   app.healthParts.push(() => ({ tftp: { port: cfg.server.tftp.port, stats: tftp.stats() } }))
 
   // HTTP
@@ -233,6 +245,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         extraRoots: { ipxe: join(cfg.server.paths.firmware, 'ipxe') },
         log: logger,
       })
+      mounts.unshift({ path: '/', router: createMetricsRouter(stats) })
       http = new HttpService({ listen: cfg.server.http.listen, port: cfg.server.http.port, logger: logger.child({ service: 'http' }), mounts, health: () => app.health() })
       await http.start()
     },

@@ -58,6 +58,11 @@ t.test('serve: invalid edits keep the last good config; fixes apply within 2 s; 
   t.match(s.output(), /"type":"switch.changed","switch":"rack"/)
   t.notMatch(s.output(), /s3cr3t-example/, 'the switch password never reaches the log')
 
+  const metrics = await (await fetch(`${s.url}/metrics`)).text()
+  t.match(metrics, /^bootlab_tftp_requests \d+$/m, 'TFTP counters on /metrics')
+  t.match(metrics, /^bootlab_machines_state\{key="assigned"\} 2$/m, 'machines by state on /metrics')
+  t.match(metrics, /^bootlab_process_resident_memory_bytes /m, 'process metrics on /metrics')
+
   const stopped = await s.stop('SIGTERM')
   t.equal(stopped.code, 0, 'exit code 0 after SIGTERM')
   t.ok(stopped.ms < 5000, `stopped in ${stopped.ms} ms`)
