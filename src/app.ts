@@ -137,11 +137,24 @@ export async function createApp(opts: AppOptions): Promise<App> {
   for (const w of loaded.warnings) logger.warn({ config: formatIssue(w) }, 'config warning')
   const source = new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
   const app = new App(source, logger)
-  const getConfig = (): Config => source.config
-  const cfg = source.config
+  const cfg0 = source.config
+  // server: settings apply at start (README: "take effect at the next restart"); machines,
+  // profiles and switches are live. One view object per config version, so identity-keyed
+  // caches (machine lookups, the lifecycle's reconcile) keep working.
+  let seen: Config = cfg0
+  let view: Config = cfg0
+  const getConfig = (): Config => {
+    const c = source.config
+    if (c !== seen) {
+      seen = c
+      view = { ...c, server: cfg0.server }
+    }
+    return view
+  }
+  const cfg = cfg0
   const stats: Record<string, StatsSource> = {}
   const address = serverAddress(cfg)
-  const baseUrl = (): string => baseUrlFrom(source.config, address)
+  const baseUrl = (): string => baseUrlFrom(cfg, address)
   await mkdir(cfg.server.state_dir, { recursive: true })
 
   // machines: store + lifecycle + boot scripts (first to start, last to stop)
@@ -156,21 +169,27 @@ export async function createApp(opts: AppOptions): Promise<App> {
     return machines
   }
 
-  // power: journal in the same database; recovers ports left off by an interrupted cycle
+  // power: journal in the same database. Ports left off by an interrupted cycle are turned back
+  // on in the background, so DHCP, TFTP and HTTP are already answering when such a Pi boots and a
+  // switch that cannot be reached does not hold bootlab up.
   let power: PowerService | undefined
   app.services.push({
     name: 'power',
     start: async () => {
-      power = new PowerService({ config: source.config, journal: new SqliteJournal(m().store.db), log: logger.child({ service: 'power' }) })
+      power = new PowerService({ config: getConfig(), journal: new SqliteJournal(m().store.db), log: logger.child({ service: 'power' }) })
       for (const type of POWER_EVENT_TYPES) power.events.on(type, (e: PowerObservation) => m().lifecycle.onPower(type, e))
-      await power.start()
+      setImmediate(() => {
+        power?.start().then((recovered) => {
+          if (recovered.length > 0) logger.warn({ recovered }, `turned ${recovered.length} port(s) back on that an interrupted power cycle had left off`)
+        }, (err: unknown) => logger.error({ err }, 'power recovery failed'))
+      })
     },
     stop: async () => { await power?.stop() },
   })
 
   source.on('applied', (config, changes) => {
     logger.info({ changes }, `config reloaded (${changes.length} change(s))`)
-    power?.updateConfig(config)
+    power?.updateConfig(getConfig())
     for (const c of changes) {
       machines?.lifecycle.onConfigChange(c)
       power?.onConfigChange(c)
@@ -189,13 +208,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
       interface: cfg.server.interface,
       serverAddress: address,
       mode: dhcpMode,
-      policy: createDhcpPolicy({ getConfig, serverAddress: address }),
+      policy: createDhcpPolicy({ getConfig, serverAddress: address, httpPort: cfg.server.http.port }),
       pools: dhcpPools(cfg),
       leaseStore: new JsonFileLeaseStore(join(cfg.server.state_dir, 'dhcp-leases.json')),
       logger: logger.child({ service: 'dhcp' }),
     })
     for (const kind of ['discover', 'request', 'ack', 'release', 'decline', 'inform'] as const) {
-      dhcp.on(kind, (e) => machines?.lifecycle.onDhcp(dhcpObservation(kind, e)))
+      dhcp.on(kind, (e) => {
+        // phones and laptops are not machines: only netboot clients and configured MACs are recorded
+        if ((e.class === 'plain' || e.class === 'pxe-other') && !machineIndex(getConfig()).byMac.has(e.mac)) return
+        machines?.lifecycle.onDhcp(dhcpObservation(kind, e))
+      })
     }
     app.services.push({ name: 'dhcp', start: () => dhcp.start(), stop: () => dhcp.stop() })
     stats.dhcp = () => dhcp.stats()
@@ -203,11 +226,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   }
 
   // TFTP: generated files (Pi config.txt, grub.cfg) → Pi serial prefix → tftproot/ → firmware/
-  const rpiFirmware = (): string => join(source.config.server.paths.firmware, 'rpi4')
+  const rpiFirmware = (): string => join(cfg.server.paths.firmware, 'rpi4')
   const generated = async (ctx: RequestContext): Promise<string | null> => {
     if (ctx.serial && ctx.path === 'config.txt') {
-      const machine = machineIndex(source.config).bySerial.get(ctx.serial)
-      if (!machine && source.config.server.unknown === 'ignore') return null
+      const machine = machineIndex(getConfig()).bySerial.get(ctx.serial)
+      if (!machine && cfg.server.unknown === 'ignore') return null
       let base: string | null = null
       try { base = readFileSync(join(rpiFirmware(), 'config.txt'), 'utf8') } catch { /* pftf defaults */ }
       return renderRpiConfig({ machine: machine?.name ?? null, serial: ctx.serial, base, ...(machine?.vars.rpi_config ? { extra: machine.vars.rpi_config } : {}) })
@@ -219,9 +242,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     roots: [cfg.server.paths.tftproot, cfg.server.paths.firmware],
     generated,
     piPrefix: (serial) => {
-      const machine = machineIndex(source.config).bySerial.get(serial)
+      const machine = machineIndex(getConfig()).bySerial.get(serial)
       if (machine) return { firmwareDir: rpiFirmware(), machine: machine.name }
-      return source.config.server.unknown === 'discover' ? { firmwareDir: rpiFirmware() } : null
+      return cfg.server.unknown === 'discover' ? { firmwareDir: rpiFirmware() } : null
     },
   })
   resolver.on('tftp.pi_prefix', (e) => logger.debug({ serial: e.serial, client: e.client.address, machine: e.machine }, 'raspberry pi seen over tftp'))

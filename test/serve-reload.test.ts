@@ -29,7 +29,7 @@ t.test('serve: invalid edits keep the last good config; fixes apply within 2 s; 
   await writeFile(file, good)
   await copyFile('examples/rack.secret', join(dir, 'rack.secret'))
   const port = await freePort()
-  const s = await serve(['--config', file, '--state-dir', join(dir, 'state'), '--http-port', String(port), '--tftp-port', String(await freePort()), '--dhcp-mode', 'off'], { port })
+  const s = await serve(['--config', file, '--state-dir', join(dir, 'state'), '--http-port', String(port), '--tftp-port', String(await freePort()), '--dhcp-mode', 'off', '--advertise', '127.0.0.1'], { port })
   t.teardown(async () => { await s.stop('SIGKILL') })
 
   const h0 = await health(s.url)

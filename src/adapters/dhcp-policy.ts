@@ -9,6 +9,8 @@ export interface DhcpPolicyOptions {
   getConfig: () => Config
   /** address clients fetch from (TFTP and HTTP) */
   serverAddress: string
+  /** the port the HTTP server listens on (fixed at start, like the address) */
+  httpPort: number
 }
 
 /**
@@ -34,7 +36,7 @@ export function createDhcpPolicy(o: DhcpPolicyOptions): DhcpPolicy {
       const cfg = o.getConfig()
       const known = machineIndex(cfg).byMac.get(client.mac)
       if (!known && cfg.server.unknown === 'ignore') return null
-      return defaultBootDecision(client, { serverAddress: o.serverAddress, httpPort: cfg.server.http.port, arm64Loader: arm64(cfg) })
+      return defaultBootDecision(client, { serverAddress: o.serverAddress, httpPort: o.httpPort, arm64Loader: arm64(cfg) })
     },
     reservationFor(mac: string): string | null {
       return machineIndex(o.getConfig()).byMac.get(mac)?.ip ?? null

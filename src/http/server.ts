@@ -22,6 +22,11 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number
 }
 
+/** request paths for logs: cloud-init paths carry a per-boot secret token */
+export function redactPath(path: string): string {
+  return path.replace(/^\/cloud-init\/[^/]+/, '/cloud-init/<token>')
+}
+
 export function createHttpApp(opts: Pick<HttpServerOptions, 'mounts' | 'health' | 'logger'>): express.Express {
   const app = express()
   app.disable('x-powered-by')
@@ -34,7 +39,7 @@ export function createHttpApp(opts: Pick<HttpServerOptions, 'mounts' | 'health' 
   app.use((_req, res) => { res.status(404).json({ error: 'not found' }) })
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     const status = err.status && err.status >= 400 && err.status < 600 ? err.status : 500
-    if (status >= 500) opts.logger.error({ err, path: req.path }, 'request failed')
+    if (status >= 500) opts.logger.error({ err, path: redactPath(req.path) }, 'request failed')
     if (!res.headersSent) res.status(status).json({ error: status >= 500 ? 'internal error' : err.message })
     else res.destroy()
   })

@@ -18,6 +18,8 @@ export interface Host {
 
 export interface Lab {
   id: string
+  /** every namespace of the lab (hosts and the bridge) */
+  namespaces: string[]
   hosts: Record<string, Host>
   /** run a command to completion inside a host's namespace */
   exec(host: string, argv: string[], opts?: { timeoutMs?: number; input?: string }): Promise<{ code: number; stdout: string; stderr: string }>
@@ -47,14 +49,19 @@ async function sh(argv: string[], timeoutMs = 15000): Promise<string> {
 }
 
 const live = new Set<Lab>()
-process.once('exit', () => {
+function removeAll(): void {
   // last resort if teardown did not run: synchronous best effort
   for (const lab of live) {
-    for (const h of Object.values(lab.hosts)) {
-      try { execFileSync('ip', ['netns', 'del', h.ns]) } catch { /* gone */ }
+    for (const ns of lab.namespaces) {
+      try { execFileSync('ip', ['netns', 'del', ns]) } catch { /* gone */ }
     }
   }
-})
+  live.clear()
+}
+process.once('exit', removeAll)
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => { removeAll(); process.exit(128 + (sig === 'SIGTERM' ? 15 : 2)) })
+}
 
 /**
  * Creates one namespace per host plus a bridge namespace, all joined on one bridge.
@@ -83,10 +90,8 @@ export async function createLab(spec: LabSpec): Promise<Lab> {
   const attach = async (ns: string, ifname: string, ip: string, bridge: string): Promise<Host> => {
     const br = await ensureBridge(bridge)
     const outer = `v${id}${vethCount++}`
-    await sh(['ip', 'link', 'add', outer, 'type', 'veth', 'peer', 'name', `${outer}p`])
-    await sh(['ip', 'link', 'set', outer, 'netns', brNs])
-    await sh(['ip', 'link', 'set', `${outer}p`, 'netns', ns])
-    await sh(['ip', '-n', ns, 'link', 'set', `${outer}p`, 'name', ifname])
+    // created directly inside the namespaces: nothing ever appears in the host's namespace
+    await sh(['ip', '-n', brNs, 'link', 'add', outer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns])
     await sh(['ip', '-n', brNs, 'link', 'set', outer, 'master', br])
     await sh(['ip', '-n', brNs, 'link', 'set', outer, 'up'])
     if (ip) await sh(['ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', ifname])
@@ -97,6 +102,7 @@ export async function createLab(spec: LabSpec): Promise<Lab> {
 
   const lab: Lab = {
     id,
+    namespaces,
     hosts,
     async exec(host, argv, opts = {}) {
       const h = hosts[host]

@@ -60,11 +60,14 @@ export class WebhookDriver implements PowerDriver {
         let data = ''
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => { if (data.length < MAX_BODY) data += chunk })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data, what }))
+        res.on('end', () => { clearTimeout(deadline); resolve({ status: res.statusCode ?? 0, body: data, what }) })
         res.on('error', (err) => reject(new PowerError('connect', `${what}: ${err.message}`, { applied: true })))
       })
+      // `timeout` above only bounds idleness; this bounds the whole exchange (a slow drip included)
+      const deadline = setTimeout(() => r.destroy(new PowerError('timeout', `${what}: no complete answer within ${timeoutMs / 1000} s`)), timeoutMs)
       r.on('timeout', () => r.destroy(new PowerError('timeout', `${what}: no answer within ${timeoutMs / 1000} s`)))
       r.on('error', (err) => {
+        clearTimeout(deadline)
         if (err instanceof PowerError) return reject(err)
         const code = (err as NodeJS.ErrnoException).code ?? ''
         const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code)
