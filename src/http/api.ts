@@ -143,7 +143,8 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
     res.status(r.status).json(r.body)
   }
 
-  router.get('/machines/:name/power', (req, res) => power(req, res))
+  // reading a port opens a session to the switch: not for anyone on the LAN to repeat at will
+  router.get('/machines/:name/power', auth, (req, res) => power(req, res))
   router.post('/machines/:name/power', auth, json, (req, res) => power(req, res))
 
   // JSON errors for this router (bad JSON bodies, oversize bodies)

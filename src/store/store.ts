@@ -66,6 +66,9 @@ export interface StoreOptions {
   now?: () => number
 }
 
+/** valid cloud-init tokens kept per deployment (each boot script issues one) */
+export const BOOT_TOKENS_KEPT = 8
+
 export function storeFile(stateDir: string): string {
   return join(stateDir, 'bootlab.sqlite')
 }
@@ -204,8 +207,16 @@ export class Store {
 
   // ---- boot tokens (stored as SHA-256; the token itself only lives in the command line) -----------
 
+  /**
+   * A new per-boot token; only the newest BOOT_TOKENS_KEPT of a deployment stay valid, so repeated
+   * script requests (a boot loop, or someone polling /boot.ipxe) cannot grow the table.
+   */
   addBootToken(tokenHash: string, deploymentId: number, mac: string): void {
-    this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at) VALUES (?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now())
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at) VALUES (?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now())
+      this.db.prepare(`DELETE FROM boot_tokens WHERE deployment_id = ? AND rowid NOT IN
+        (SELECT rowid FROM boot_tokens WHERE deployment_id = ? ORDER BY rowid DESC LIMIT ${BOOT_TOKENS_KEPT})`).run(deploymentId, deploymentId)
+    })()
   }
 
   /** The token's deployment, only while it is the machine's current deployment. */
