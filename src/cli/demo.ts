@@ -3,7 +3,7 @@
 // network namespaces created here. Prints each guest's boot milestones and the machine state
 // bootlab reports (GET /api/machines, fetched from inside the server namespace), then a summary.
 // Exit 0 when every guest reached `deployed`; everything is removed at the end, Ctrl-C included.
-import { Command, InvalidArgumentError } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -62,9 +62,11 @@ interface DemoOptions {
 export function demoCommand(): Command {
   return new Command('demo')
     .description('virtual lab: QEMU guests (BIOS, UEFI x86-64, UEFI arm64) netboot from bootlab inside network namespaces (root)')
-    .option('--guests <list>', 'comma-separated guest kinds: bios, uefi-x64, uefi-arm64', parseGuests, [...KINDS])
-    .option('--timeout <seconds>', 'budget per guest from power-on to deployed', seconds, 240)
+    .addOption(new Option('--guests <list>', 'comma-separated guest kinds: bios, uefi-x64, uefi-arm64').argParser(parseGuests).default([...KINDS], KINDS.join(',')))
+    .option('--timeout <seconds>', 'budget per guest from power-on to deployed', seconds, 150)
     .option('--keep', 'leave bootlab running after the boots, until Ctrl-C', false)
+    // wrong usage reaches main's handler (exit 2) instead of commander's own exit 1
+    .exitOverride()
     .action(async (opts: DemoOptions) => {
       process.exitCode = await runDemo(opts)
     })
