@@ -26,6 +26,20 @@ t.test('the README main command (scripts/demo.sh): a QEMU guest netboots from bo
   if (ns) t.notMatch(netnsList(), new RegExp(`^${ns}`, 'm'), 'lab namespaces removed')
 })
 
+t.test('bootlab demo exits non-zero when a guest is not deployed in time, and still cleans up', {
+  skip: !isRoot() ? 'needs root' : missingPrerequisites('bios').length > 0 && `missing ${missingPrerequisites('bios').join(', ')}`,
+}, async (t) => {
+  // 2 s is far too short for the guest to reach its kernel: QEMU is stopped at the deadline
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--guests', 'bios', '--timeout', '2'], { encoding: 'utf8', timeout: 120_000 })
+  t.equal(r.status, 1, r.stdout + r.stderr)
+  t.match(r.stdout, /not deployed: bios/)
+  t.notMatch(r.stdout, /^bios\s.*\sdeployed$/m)
+  t.match(r.stdout, /bios: last console lines:/)
+  const ns = /namespace (blab-[0-9a-f]+) /.exec(r.stdout)?.[1]
+  t.ok(ns, 'the lab namespace is named in the output')
+  if (ns) t.notMatch(netnsList(), new RegExp(`^${ns}`, 'm'), 'lab namespaces removed')
+})
+
 t.test('bootlab demo refuses an unknown guest kind (usage error)', async (t) => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--guests', 'bios,pdp11'], { encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 2, r.stderr)

@@ -38,6 +38,9 @@ const LABEL: Record<MilestoneName, string> = {
   poweroff: 'powered off',
 }
 
+/** console lines after which a guest's firmware has given up netbooting (SeaBIOS, OVMF/AAVMF) */
+const GAVE_UP = /No bootable device|starting Boot\d+ "EFI Internal Shell"/
+
 export function parseGuests(v: string): GuestKind[] {
   const list = v.split(',').map((s) => s.trim()).filter((s) => s !== '')
   for (const k of list) {
@@ -155,7 +158,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
       loaders: { ipxeEfiX64: FIRMWARE.ipxeEfiX64, ...(grub ? { grubArm64: grub } : {}) },
     })
     out(`bootlab serve: full DHCP (pool ${net.subnet}.100-199), TFTP, HTTP :${HTTP_PORT}; ready in ${((Date.now() - ts) / 1000).toFixed(1)} s`)
-    for (const r of runs) out(`  machine ${r.kind.padEnd(10)} ${r.lab.mac}  profile lab-${r.kind}  chain: ${CHAIN[r.kind]}`)
+    for (const r of runs) out(`  machine ${r.kind.padEnd(10)} ${r.lab.mac}  ${`profile lab-${r.kind}`.padEnd(24)} ${CHAIN[r.kind]}`)
 
     const api = `http://${at.address}:${HTTP_PORT}`
     const fetchMachines = async (): Promise<MachineView[] | null> => {
@@ -173,6 +176,12 @@ async function runDemo(o: DemoOptions): Promise<number> {
       r.guest = g
       g.on('milestone', (m: Milestone) => {
         out(`${fmt(r.startedAt - guestsT0 + m.atMs)}  ${r.kind.padEnd(10)} ${LABEL[m.name].padEnd(17)} ${m.line.slice(0, 80)}`)
+      })
+      // firmware that ran out of boot options will not netboot any more: stop it now, not at the timeout
+      g.on('line', (line: string) => {
+        if (!GAVE_UP.test(line) || r.state === 'deployed') return
+        out(`${fmt(Date.now() - guestsT0)}  ${r.kind.padEnd(10)} ${'firmware gave up'.padEnd(17)} ${line.trim().slice(0, 80)}`)
+        void g.stop()
       })
       void g.done.then((e) => { r.exited = true; r.accel = e.accel }, () => { r.exited = true })
     }
