@@ -15,7 +15,8 @@ t.test('the README main command (scripts/demo.sh): a QEMU guest netboots from bo
   t.equal(r.status, 0, r.stdout + r.stderr)
   // live milestones from the guest's console and states from bootlab's API
   t.match(r.stdout, /bios\s+firmware DHCP\s+net0: 10\.77\.7\.\d+/)
-  t.match(r.stdout, /bios\s+phone-home sent/)
+  t.match(r.stdout, /bios\s+phone-home sent .*\/cloud-init\/…\/phone-home/)
+  t.notMatch(r.stdout, /\/cloud-init\/[0-9a-f]{6}/, 'the cloud-init token is not printed')
   t.match(r.stdout, /bootlab\s+bios: assigned → netbooting/)
   t.match(r.stdout, /bootlab\s+bios: netbooting → deployed/)
   // the summary row: guest, chain, accel, seconds to phone-home, state

@@ -41,6 +41,11 @@ const LABEL: Record<MilestoneName, string> = {
 /** console lines after which a guest's firmware has given up netbooting (SeaBIOS, OVMF/AAVMF) */
 const GAVE_UP = /No bootable device|starting Boot\d+ "EFI Internal Shell"/
 
+/** the per-machine cloud-init token in phone-home URLs is a credential: never echoed */
+export function redact(text: string): string {
+  return text.replace(/(\/cloud-init\/)[^/\s]+/g, '$1…')
+}
+
 export function parseGuests(v: string): GuestKind[] {
   const list = v.split(',').map((s) => s.trim()).filter((s) => s !== '')
   for (const k of list) {
@@ -175,7 +180,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
       const g = startGuest({ kind: r.kind, net, tap: r.tap, mac: r.lab.mac, workDir, timeoutMs: o.timeout * 1000 })
       r.guest = g
       g.on('milestone', (m: Milestone) => {
-        out(`${fmt(r.startedAt - guestsT0 + m.atMs)}  ${r.kind.padEnd(10)} ${LABEL[m.name].padEnd(17)} ${m.line.slice(0, 80)}`)
+        out(`${fmt(r.startedAt - guestsT0 + m.atMs)}  ${r.kind.padEnd(10)} ${LABEL[m.name].padEnd(17)} ${redact(m.line).slice(0, 80)}`)
       })
       // firmware that ran out of boot options will not netboot any more: stop it now, not at the timeout
       g.on('line', (line: string) => {
@@ -225,9 +230,9 @@ async function runDemo(o: DemoOptions): Promise<number> {
       : `not deployed: ${runs.filter((r) => r.state !== 'deployed').map((r) => r.kind).join(', ')}`)
     for (const r of runs) {
       if (r.state === 'deployed' || !r.guest) continue
-      out(`\n${r.kind}: last console lines:\n${r.guest.consoleTail(15)}`)
+      out(`\n${r.kind}: last console lines:\n${redact(r.guest.consoleTail(15))}`)
     }
-    if (!ok) out(`\nbootlab's last log lines:\n${serverLog.slice(-15).join('\n')}`)
+    if (!ok) out(`\nbootlab's last log lines:\n${redact(serverLog.slice(-15).join('\n'))}`)
 
     if (o.keep && !interrupted) {
       out('')
