@@ -17,8 +17,13 @@ t.test('the README main command (scripts/demo.sh): a QEMU guest netboots from bo
   t.match(r.stdout, /bios\s+firmware DHCP\s+net0: 10\.77\.7\.\d+/)
   t.match(r.stdout, /bios\s+phone-home sent .*\/cloud-init\/…\/phone-home/)
   t.notMatch(r.stdout, /\/cloud-init\/[0-9a-f]{6}/, 'the cloud-init token is not printed')
+  // bootlab's own record of the boot (GET /api/events), each step of the chain
   t.match(r.stdout, /bootlab\s+bios: assigned → netbooting/)
-  t.match(r.stdout, /bootlab\s+bios: netbooting → deployed/)
+  t.match(r.stdout, /bootlab\s+bios: DHCP ack \(ipxe\) 10\.77\.7\.\d+/)
+  t.match(r.stdout, /bootlab\s+bios: HTTP script \/boot\.ipxe/)
+  t.match(r.stdout, /bootlab\s+bios: HTTP kernel \/images\/bios\/vmlinuz/)
+  t.match(r.stdout, /bootlab\s+bios: phone-home received/)
+  t.match(r.stdout, /bootlab\s+bios: deployed \(profile lab-bios\)/)
   // the summary row: guest, chain, accel, seconds to phone-home, state
   t.match(r.stdout, /^bios\s+SeaBIOS → iPXE ROM .*\s(tcg|kvm)\s+\d+\.\d\s+deployed$/m)
   t.match(r.stdout, /all 1 guest deployed/)

@@ -15,6 +15,7 @@ import { labMac } from '../lab/boot.js'
 import { FIRMWARE, GUEST_ARCH, GUEST_CONSOLE, missingPrerequisites, startGuest, type Guest, type Milestone, type MilestoneName } from '../lab/qemu.js'
 import type { GuestKind, LabGuest } from '../lab/server.js'
 import type { MachineView } from '../machines/lifecycle.js'
+import type { EventRow } from '../store/store.js'
 
 const KINDS: readonly GuestKind[] = ['bios', 'uefi-x64', 'uefi-arm64']
 
@@ -91,7 +92,6 @@ interface GuestRun {
   startedAt: number
   exited: boolean
   state: string
-  step: string | null
   deployedMs: number | null
   accel: string
 }
@@ -146,7 +146,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
     for (const kind of o.guests) {
       const img = images.get(GUEST_ARCH[kind])!
       runs.push({
-        kind, tap: await net.addTap(), guest: null, startedAt: 0, exited: false, state: '?', step: null, deployedMs: null, accel: '',
+        kind, tap: await net.addTap(), guest: null, startedAt: 0, exited: false, state: '?', deployedMs: null, accel: '',
         lab: { name: kind, mac: labMac(), kind, arch: GUEST_ARCH[kind], kernel: img.kernel, initrd: img.initrd, cmdline: `console=${GUEST_CONSOLE[kind]} panic=5` },
       })
     }
@@ -172,6 +172,18 @@ async function runDemo(o: DemoOptions): Promise<number> {
       try { return (JSON.parse(res.stdout) as { machines: MachineView[] }).machines } catch { return null }
     }
 
+    let lastEvent = 0
+    const newEvents = async (): Promise<EventRow[]> => {
+      const res = await net!.exec(at.ns, ['curl', '-fsS', '--max-time', '2', `${api}/api/events?limit=1000`], 5000)
+      if (res.code !== 0) return []
+      let events: EventRow[]
+      try { events = (JSON.parse(res.stdout) as { events: EventRow[] }).events } catch { return [] }
+      const fresh = events.filter((e) => e.id > lastEvent).sort((a, b) => a.id - b.id)
+      for (const e of fresh) lastEvent = Math.max(lastEvent, e.id)
+      return fresh
+    }
+    for (const e of await newEvents()) out(`  bootlab: ${e.machine ?? e.mac}: ${describeEvent(e)}`)
+
     out('')
     out('   time  who        what')
     const guestsT0 = Date.now()
@@ -191,21 +203,17 @@ async function runDemo(o: DemoOptions): Promise<number> {
       void g.done.then((e) => { r.exited = true; r.accel = e.accel }, () => { r.exited = true })
     }
 
-    // follow bootlab's view of the machines until each guest is deployed or has given up
+    // follow bootlab's view until each guest is deployed or has given up: its events as they are
+    // recorded (with their own timestamps) and the machines' states
     const deadline = guestsT0 + o.timeout * 1000
-    const byName = new Map(runs.map((r) => [r.kind as string, r]))
     for (;;) {
       const exitedBefore = runs.map((r) => r.exited)
+      for (const e of await newEvents()) out(`${fmt(e.ts - guestsT0)}  ${'bootlab'.padEnd(10)} ${e.machine ?? e.mac}: ${describeEvent(e)}`)
       const machines = await fetchMachines()
       for (const m of machines ?? []) {
-        const r = m.name ? byName.get(m.name) : undefined
+        const r = runs.find((x) => x.kind === m.name)
         if (!r) continue
-        if (m.state !== r.state || (m.state === 'netbooting' && m.netboot_step !== r.step)) {
-          const detail = m.state === 'netbooting' && m.netboot_step ? ` (${m.netboot_step})` : m.state_reason ? ` (${m.state_reason})` : ''
-          out(`${fmt(Date.now() - guestsT0)}  ${'bootlab'.padEnd(10)} ${r.kind}: ${r.state === '?' || r.state === m.state ? '' : `${r.state} → `}${m.state}${detail}`)
-          r.state = m.state
-          r.step = m.netboot_step
-        }
+        r.state = m.state
         if (m.state === 'deployed' && r.deployedMs === null) {
           r.deployedMs = m.deployed_at ? Date.parse(m.deployed_at) - r.startedAt : Date.now() - r.startedAt
         }
@@ -256,6 +264,23 @@ async function runDemo(o: DemoOptions): Promise<number> {
       process.off('SIGTERM', onSignal)
     }
   }
+}
+
+/** one line for an event bootlab recorded (GET /api/events), cloud-init tokens removed */
+export function describeEvent(e: Pick<EventRow, 'type' | 'data'>): string {
+  const d = e.data
+  const str = (k: string): string => (d[k] === null || d[k] === undefined ? '' : String(d[k]))
+  let text: string
+  switch (e.type) {
+    case 'state': text = `${str('from')} → ${str('to')}${str('reason') ? ` (${str('reason')})` : ''}`; break
+    case 'assigned': text = `assigned profile ${str('profile')}`; break
+    case 'dhcp': text = `DHCP ${str('kind')}${str('class') ? ` (${str('class')})` : ''}${str('ip') ? ` ${str('ip')}` : ''}`; break
+    case 'tftp': text = `TFTP ${str('file')} ${str('outcome')}${str('bytes') ? `, ${str('bytes')} bytes` : ''}`; break
+    case 'phone-home': text = 'phone-home received'; break
+    case 'deployed': text = `deployed (profile ${str('profile')})`; break
+    default: text = e.type.startsWith('http.') ? `HTTP ${e.type.slice(5)} ${str('path')}` : `${e.type} ${JSON.stringify(d)}`
+  }
+  return redact(text)
 }
 
 function summaryTable(runs: GuestRun[]): string {
