@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# bootlab's main job on a built-in default: installs what it needs, then runs `bootlab serve` with
-# examples/bootlab.yaml inside a network namespace this script creates (server "bootlab-demo",
-# address 10.99.0.1 on interface lab0, and a client namespace "bootlab-demo-client" at 10.99.0.2
-# on the same private link). Nothing is bound to, or sent on, the machine's real interfaces.
-# Ctrl-C stops bootlab and removes the namespaces.
-#   --smoke   start, check /healthz from the client namespace, stop (used by the tests)
+# bootlab's main job on a built-in default: installs what it needs, builds, then runs `bootlab demo`,
+# a virtual lab in which QEMU guests (x86 BIOS, x86-64 UEFI, arm64 UEFI) netboot from one bootlab
+# at the same time, inside network namespaces it creates, and reach `deployed` (docs/demo.md).
+# Options are passed to `bootlab demo` (--guests bios,uefi-x64,uefi-arm64, --keep, --timeout S).
+#   --serve   instead: `bootlab serve` with examples/bootlab.yaml in a namespace this script creates
+#             (server "bootlab-demo", 10.99.0.1 on lab0; client "bootlab-demo-client", 10.99.0.2)
+#             until Ctrl-C
+#   --smoke   --serve, check /healthz from the client namespace, stop (used by the tests)
+# Nothing is bound to, or sent on, the machine's real interfaces; Ctrl-C removes the namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces need it)" >&2; exit 1; }
 # BOOTLAB_SKIP_INSTALL=1: dependencies are known to be present (the test suite sets it)
 [ -n "${BOOTLAB_SKIP_INSTALL:-}" ] || bash scripts/install-deps.sh
 npx tsc -p tsconfig.json
+
+MODE=demo
+case "${1:-}" in
+  --serve) MODE=serve; shift ;;
+  --smoke) MODE=smoke; shift ;;
+esac
+if [ "$MODE" = demo ]; then
+  exec node bin/bootlab.js demo "$@"
+fi
 
 NS=${BOOTLAB_DEMO_NS:-bootlab-demo}
 CLI_NS="$NS-client"
@@ -49,7 +61,7 @@ ip netns exec "$NS" node bin/bootlab.js serve --config examples/bootlab.yaml \
   --interface lab0 --advertise 10.99.0.1 --state-dir "$STATE" &
 PID=$!
 
-if [ "${1:-}" = "--smoke" ]; then
+if [ "$MODE" = smoke ]; then
   for _ in $(seq 1 100); do
     if out=$(ip netns exec "$CLI_NS" curl -fsS --max-time 2 http://10.99.0.1:8080/healthz 2>/dev/null); then
       echo "$out"

@@ -9,6 +9,7 @@ import { machinesCommand } from './machines.js'
 import { statusCommand } from './status.js'
 import { assignCommand } from './assign.js'
 import { powerCommand } from './power.js'
+import { demoCommand } from './demo.js'
 
 export function program(): Command {
   const p = new Command('bootlab')
@@ -22,6 +23,7 @@ export function program(): Command {
   p.addCommand(machinesCommand())
   p.addCommand(assignCommand())
   p.addCommand(powerCommand())
+  p.addCommand(demoCommand())
   return p
 }
 
