@@ -24,6 +24,9 @@ export function program(): Command {
   p.addCommand(assignCommand())
   p.addCommand(powerCommand())
   p.addCommand(demoCommand())
+  // commands added with addCommand do not inherit exitOverride: usage errors must exit 2 everywhere
+  const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override) }
+  override(p)
   return p
 }
 
