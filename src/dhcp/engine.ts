@@ -7,7 +7,7 @@ import { classify, type ClassifiedClient, type ClientClass } from './classify.js
 import { FullMode, type FullOutcome } from './full.js'
 import { inSubnet, type Subnet } from './ip.js'
 import { LeaseTable, MemoryLeaseStore, type LeaseStore, type PoolConfig } from './leases.js'
-import { BOOTREQUEST, DecodeError, EncodeError, Opt, decodePacket, encodePacket, messageTypeName, optU8, type DhcpPacket } from './packet.js'
+import { BOOTREQUEST, DecodeError, EncodeError, Opt, decodePacket, encodePacket, messageTypeName, optIp, optU8, type DhcpPacket } from './packet.js'
 import type { DhcpPolicy } from './policy.js'
 import { ProxyMode, type ProxyOutcome } from './proxy.js'
 import { echoRelayInfo, maxReplySize, type Destination } from './replies.js'
@@ -173,7 +173,11 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     }
     const client = classify(p)
     const base = this.eventBase(p, client, port)
-    this.emit(name as 'discover' | 'request' | 'inform' | 'release' | 'decline', { ...base, ip: null, bootFile: null })
+    // the client's address as far as this packet tells it (REQUEST: the one it asks for, also when it
+    // asks the router in proxy mode; INFORM/RELEASE/DECLINE: ciaddr), so TFTP transfers from that
+    // address can be tied to the machine
+    const claimed = type === 3 ? optIp(p, Opt.REQUESTED_IP) ?? (p.ciaddr !== '0.0.0.0' ? p.ciaddr : null) : type === 1 ? null : (p.ciaddr !== '0.0.0.0' ? p.ciaddr : null)
+    this.emit(name as 'discover' | 'request' | 'inform' | 'release' | 'decline', { ...base, ip: claimed, bootFile: null })
 
     let out: Outcome
     if (this.proxy) out = this.proxy.handle(p, type, client, port, src)

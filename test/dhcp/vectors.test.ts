@@ -185,3 +185,16 @@ t.test('relay info (82) is echoed last; a relayed proxy offer goes to the relay'
   t.same(r.options.get(Opt.RELAY_AGENT_INFO), ri)
   t.equal([...r.options.keys()].at(-1), Opt.RELAY_AGENT_INFO)
 })
+
+t.test('events carry the address a client claims: the Pi REQUEST to the router names 192.168.2.40', async (t) => {
+  const engine = proxy()
+  const seen: Array<{ kind: string; ip: string | null; rpiSerial: string | null }> = []
+  engine.on('discover', (e) => seen.push({ kind: 'discover', ip: e.ip, rpiSerial: e.rpiSerial }))
+  engine.on('request', (e) => seen.push({ kind: 'request', ip: e.ip, rpiSerial: e.rpiSerial }))
+  await engine.handle(vector('pi4-eeprom-discover'), bcast, 'dhcp')
+  await engine.handle(vector('pi4-eeprom-request'), bcast, 'dhcp')
+  t.same(seen, [
+    { kind: 'discover', ip: null, rpiSerial: 'e0ff06da' },
+    { kind: 'request', ip: '192.168.2.40', rpiSerial: 'e0ff06da' },
+  ], 'so a TFTP transfer from 192.168.2.40 can be tied to this Pi')
+})
