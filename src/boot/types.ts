@@ -87,11 +87,3 @@ export function machineBySerial(cfg: Config, serial: string): MachineConfig | un
   for (const m of Object.values(cfg.machines)) if (m.serial === serial) return m
   return undefined
 }
-
-const MAC_RE = /^([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})$/
-
-/** aa:bb:cc:dd:ee:ff from the usual spellings (colons, dashes, none, any case); undefined if not a MAC. */
-export function normaliseMac(s: string): string | undefined {
-  const m = MAC_RE.exec(s.trim().toLowerCase())
-  return m ? m.slice(1, 7).join(':') : undefined
-}

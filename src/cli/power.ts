@@ -2,8 +2,8 @@
 // its own with --config FILE (first set-up, scripts). Exit status (see EXIT in exit-codes.ts):
 // 0 done, 1 the configuration is invalid, 2 usage (unknown machine, no power:, protected port),
 // 4 the server is unreachable or refused the token, 5 the power action failed.
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { defaultTokenFile, readToken } from '../http/token.js'
+import { withClientOptions } from './client.js'
 import { loadConfig } from '../config/load.js'
 import { formatIssue } from '../config/types.js'
 import { storeFile } from '../store/store.js'
@@ -109,19 +109,9 @@ async function standalone(action: Action, machine: string, opts: Opts, deps: Req
   }
 }
 
-/** The API token from a file, or undefined when there is none to read (the server then says 401). */
-function readToken(file: string): string | undefined {
-  try {
-    const t = readFileSync(file, 'utf8').trim()
-    return t === '' ? undefined : t
-  } catch {
-    return undefined
-  }
-}
-
 async function viaServer(action: Action, machine: string, opts: Opts, deps: Required<PowerCliDeps>): Promise<number> {
   const base = (opts.server ?? process.env.BOOTLAB_SERVER ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
-  const token = opts.token ?? process.env.BOOTLAB_TOKEN ?? readToken(opts.tokenFile ?? join(opts.stateDir ?? '/var/lib/bootlab', 'api-token'))
+  const token = opts.token ?? process.env.BOOTLAB_TOKEN ?? await readToken(opts.tokenFile ?? defaultTokenFile(opts.stateDir ?? '/var/lib/bootlab'))
   const url = `${base}/api/machines/${encodeURIComponent(machine)}/power`
   const headers: Record<string, string> = { accept: 'application/json' }
   if (token) headers.authorization = `Bearer ${token}`
@@ -168,14 +158,10 @@ export function powerCommand(deps: PowerCliDeps = {}): Command {
     ['status', 'show the port\'s PoE state as the switch reports it'],
   ]
   for (const [action, help] of verbs) {
-    cmd.command(action)
+    withClientOptions(cmd.command(action))
       .description(help)
       .argument('<machine>', 'machine name from the configuration')
       .option('-c, --config <file>', 'act on its own with this configuration file (no server needed)')
-      .option('-s, --server <url>', 'bootlab server URL (default $BOOTLAB_SERVER or http://127.0.0.1:8080)')
-      .option('-t, --token <token>', 'API token (default $BOOTLAB_TOKEN, else --token-file, else <state-dir>/api-token)')
-      .option('--token-file <file>', 'file holding the API token')
-      .option('--state-dir <dir>', 'bootlab state directory (for its api-token)', '/var/lib/bootlab')
       .option('--json', 'print the result as JSON')
       .action(async (machine: string, opts: Opts) => {
         d.setExit(opts.config ? await standalone(action, machine, opts, d) : await viaServer(action, machine, opts, d))

@@ -1,7 +1,7 @@
 // GET /boot.ipxe?mac=${mac}&arch=${buildarch}&platform=${platform}, /boot/<mac>.ipxe,
 // GET /grub.cfg?mac=…, /grub/grub.cfg-01-aa-bb-cc-dd-ee-ff (GRUB's own per-MAC config name).
 import { Router, type Request, type Response } from 'express'
-import { normaliseMac } from '../boot/types.js'
+import { normaliseMac } from '../config/names.js'
 import type { BootScripts } from '../machines/boot-scripts.js'
 import type { Logger } from '../log.js'
 import { clientIp } from './client-ip.js'
@@ -19,7 +19,7 @@ export function createBootRouter(deps: BootRouterDeps): Router {
   const router = Router()
 
   async function serve(req: Request, res: Response, loader: 'ipxe' | 'grub', macText: string | undefined): Promise<void> {
-    const mac = macText !== undefined ? normaliseMac(macText) : undefined
+    const mac = macText !== undefined ? normaliseMac(macText) ?? undefined : undefined
     if (macText !== undefined && mac === undefined) {
       res.status(400).type('text/plain').send('bad mac\n')
       return

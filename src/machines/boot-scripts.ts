@@ -5,7 +5,7 @@ import type { Platform } from '../boot/local.js'
 import { RenderError, type Renderer } from '../boot/render.js'
 import { profileKind, type Config, type Profile } from '../boot/types.js'
 import type { Logger } from '../log.js'
-import { normaliseMac } from '../boot/types.js'
+import { normaliseMac } from '../config/names.js'
 import { archFromIpxe, type Lifecycle } from './lifecycle.js'
 
 export interface BootRequest {
@@ -78,7 +78,7 @@ export class BootScripts {
     let mac: string | undefined
     if (ctx.path !== 'grub/grub.cfg') {
       const m = /^grub\/grub\.cfg-01-([0-9a-fA-F-]{17})$/.exec(ctx.path)
-      mac = m ? normaliseMac(m[1]!) : undefined
+      mac = m ? normaliseMac(m[1]!) ?? undefined : undefined
       if (!mac) return null
     }
     const r = await this.render({ mac, ip, loader: 'grub' })
