@@ -137,21 +137,20 @@ export async function createApp(opts: AppOptions): Promise<App> {
   for (const w of loaded.warnings) logger.warn({ config: formatIssue(w) }, 'config warning')
   const source = new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
   const app = new App(source, logger)
-  const cfg0 = source.config
+  const cfg = source.config
   // server: settings apply at start (README: "take effect at the next restart"); machines,
   // profiles and switches are live. One view object per config version, so identity-keyed
   // caches (machine lookups, the lifecycle's reconcile) keep working.
-  let seen: Config = cfg0
-  let view: Config = cfg0
+  let seen: Config = cfg
+  let view: Config = cfg
   const getConfig = (): Config => {
     const c = source.config
     if (c !== seen) {
       seen = c
-      view = { ...c, server: cfg0.server }
+      view = { ...c, server: cfg.server }
     }
     return view
   }
-  const cfg = cfg0
   const stats: Record<string, StatsSource> = {}
   const address = serverAddress(cfg)
   const baseUrl = (): string => baseUrlFrom(cfg, address)
@@ -187,7 +186,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     stop: async () => { await power?.stop() },
   })
 
-  source.on('applied', (config, changes) => {
+  source.on('applied', (_config, changes) => {
     logger.info({ changes }, `config reloaded (${changes.length} change(s))`)
     power?.updateConfig(getConfig())
     for (const c of changes) {
