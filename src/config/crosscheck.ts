@@ -2,7 +2,8 @@
 // identities are unique, power ports are allowed, profile files stay inside images/.
 import { posix } from 'node:path'
 import type { RawConfig } from './schema.js'
-import { canonicalPort, didYouMean, ipToInt } from './names.js'
+import { canonicalPort, didYouMean } from './names.js'
+import { ipToInt, isIPv4 } from '../net/ipv4.js'
 import type { PathSeg } from './locate.js'
 
 export interface Problem { path: PathSeg[]; message: string; atKey?: boolean }
@@ -93,7 +94,7 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
   }
   if (s.dhcp.pool) {
     const [a, b] = s.dhcp.pool.split('-').map((x) => x.trim())
-    const bad = [a, b].find((x) => !/^\d+\.\d+\.\d+\.\d+$/.test(x!) || x!.split('.').some((o) => Number(o) > 255))
+    const bad = [a, b].find((x) => !isIPv4(x!))
     if (bad) out.push({ path: ['server', 'dhcp', 'pool'], message: `"${bad}" is not an IPv4 address` })
     else if (ipToInt(a!) > ipToInt(b!)) out.push({ path: ['server', 'dhcp', 'pool'], message: `starts after it ends (${a} > ${b})` })
     else if (ipToInt(b!) - ipToInt(a!) > 65535) out.push({ path: ['server', 'dhcp', 'pool'], message: 'is larger than 65536 addresses' })

@@ -69,12 +69,3 @@ export function parseDuration(input: string | number): number | null {
   const mult = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd']
   return n * mult
 }
-
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => (acc * 256) + Number(o), 0)
-}
-
-export function isIPv4(s: string): boolean {
-  const parts = s.split('.')
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255 && String(Number(p)) === p)
-}

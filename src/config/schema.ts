@@ -2,7 +2,8 @@
 // Only per-field rules live here; references between sections are checked in crosscheck.ts,
 // secrets and paths are resolved in resolve.ts.
 import { z } from 'zod'
-import { isIPv4, normaliseMac, normaliseSerial, parseDuration } from './names.js'
+import { isIPv4 } from '../net/ipv4.js'
+import { normaliseMac, normaliseSerial, parseDuration } from './names.js'
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 192.168.1.10' })
 const port = z.number().int().min(1).max(65535)

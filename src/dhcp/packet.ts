@@ -3,7 +3,7 @@
 // header throws a DecodeError whose `reason` is a short counter key. Encoding lays out options in the
 // given order, spills into `file`/`sname` through option 52 when the options field is full, and pads
 // to the BOOTP minimum of 300 bytes.
-import { intToIp, ipToInt } from './ip.js'
+import { intToIp, ipToInt } from '../net/ipv4.js'
 
 export const BOOTREQUEST = 1
 export const BOOTREPLY = 2

@@ -81,6 +81,14 @@ t.test('references, ports and pools', async (t) => {
   ])
 })
 
+t.test('pool ends are checked like every other address in the file', async (t) => {
+  for (const [pool, bad] of [['10.0.0.256-10.0.0.9', '10.0.0.256'], ['10.0.0.1-010.0.0.9', '010.0.0.9'], ['1.2.3.4-0001.2.3.5', '0001.2.3.5']]) {
+    const r = parseConfig(`server: { interface: veth0, unknown: ignore, dhcp: { mode: full, pool: ${pool} } }\n`, 'p.yaml')
+    t.notOk(r.ok, pool)
+    if (!r.ok) t.match(r.errors, [{ path: 'server.dhcp.pool', message: `"${bad}" is not an IPv4 address` }], pool)
+  }
+})
+
 t.test('secrets from the environment never print', async (t) => {
   const text = 'server: { unknown: ignore }\nswitches:\n  sw:\n    driver: webhook\n    token: env:BL_TEST_TOKEN\n    on: { url: "https://plug.invalid/on" }\n    off: { url: "https://plug.invalid/off" }\n'
   const missing = parseConfig(text, 's.yaml', { env: {} })
