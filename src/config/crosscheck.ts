@@ -2,7 +2,8 @@
 // identities are unique, power ports are allowed, profile files stay inside images/.
 import { posix } from 'node:path'
 import type { RawConfig } from './schema.js'
-import { canonicalPort, didYouMean } from './names.js'
+import { didYouMean } from './names.js'
+import { canonicalPort } from '../net/switch-port.js'
 import { ipToInt, isIPv4 } from '../net/ipv4.js'
 import type { PathSeg } from './locate.js'
 

@@ -1,4 +1,5 @@
-// Small helpers for user-facing names: MAC normalisation, switch interface names, suggestions.
+// Small helpers for user-facing names: MAC normalisation, serials, durations, suggestions.
+// (Switch port names: src/net/switch-port.ts; IPv4 addresses: src/net/ipv4.ts.)
 
 /** Accepts dc:a6:32:00:00:03, DC-A6-32-00-00-03, dca632000003, dca6.3200.0003; returns lowercase colon form or null. */
 export function normaliseMac(input: string): string | null {
@@ -16,17 +17,6 @@ export function normaliseSerial(input: string): string | null {
   if (/^[0-9a-f]{8}$/.test(s)) return s
   if (/^[0-9a-f]{16}$/.test(s)) return s.slice(8)
   return null
-}
-
-const IFACE_TYPES = ['gigabitethernet', 'fastethernet', 'tengigabitethernet', 'twogigabitethernet', 'fivegigabitethernet', 'twentyfivegige', 'ethernet']
-
-/** Canonical form of a switch interface name for comparisons ("Gi1/0/3" equals "GigabitEthernet1/0/3"). */
-export function canonicalPort(port: string): string {
-  const p = port.trim().toLowerCase().replace(/\s+/g, '')
-  const m = /^([a-z]+)(.*)$/.exec(p)
-  if (!m) return p
-  const full = IFACE_TYPES.find((t) => t.startsWith(m[1]!))
-  return (full ?? m[1]!) + m[2]
 }
 
 export function levenshtein(a: string, b: string): number {

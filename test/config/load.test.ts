@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { loadConfig, parseConfig } from '../../src/config/load.js'
 import { formatIssue } from '../../src/config/types.js'
-import { normaliseMac, canonicalPort, parseDuration } from '../../src/config/names.js'
+import { normaliseMac, parseDuration } from '../../src/config/names.js'
 
 t.test('the example config is valid and fully resolved', async (t) => {
   const r = await loadConfig('examples/bootlab.yaml')
@@ -111,8 +111,6 @@ t.test('secrets from the environment never print', async (t) => {
 t.test('names', async (t) => {
   for (const m of ['DC-A6-32-01-02-03', 'dca632010203', 'dc:a6:32:01:02:03', 'dca6.3201.0203']) t.equal(normaliseMac(m), 'dc:a6:32:01:02:03', m)
   for (const m of ['dc:a6:32:01:02', 'dc:a6-32:01:02:03', 'zz:a6:32:01:02:03']) t.equal(normaliseMac(m), null, m)
-  t.equal(canonicalPort('Gi1/0/3'), canonicalPort('GigabitEthernet1/0/3'))
-  t.not(canonicalPort('Gi1/0/3'), canonicalPort('Fa1/0/3'))
   t.equal(parseDuration('12h'), 43200)
   t.equal(parseDuration('soon'), null)
 })
