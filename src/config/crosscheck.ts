@@ -12,7 +12,7 @@ export interface Problem { path: PathSeg[]; message: string; atKey?: boolean }
 const BOOT_KINDS = ['kernel', 'boot', 'chain', 'ipxe'] as const
 
 /** A profile path must be relative and stay inside images/ (URLs are allowed as they are). */
-export function profilePathProblem(p: string): string | null {
+function profilePathProblem(p: string): string | null {
   if (/^https?:\/\//.test(p)) return null
   if (p.includes('\0')) return 'must not contain a NUL byte'
   if (p.includes('\\')) return 'must use "/" as separator'

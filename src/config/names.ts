@@ -19,7 +19,7 @@ export function normaliseSerial(input: string): string | null {
   return null
 }
 
-export function levenshtein(a: string, b: string): number {
+function levenshtein(a: string, b: string): number {
   const dp = Array.from({ length: b.length + 1 }, (_, i) => i)
   for (let i = 1; i <= a.length; i++) {
     let prev = dp[0]!
@@ -34,7 +34,7 @@ export function levenshtein(a: string, b: string): number {
 }
 
 /** The closest candidate, when it is close enough to be a likely typo. */
-export function suggest(input: string, candidates: Iterable<string>): string | undefined {
+function suggest(input: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined
   let bestD = Infinity
   for (const c of candidates) {

@@ -27,7 +27,7 @@ const powerCommon = {
   protected: z.array(z.string().min(1)).default([]),
 }
 
-export const ciscoSwitchSchema = z.strictObject({
+const ciscoSwitchSchema = z.strictObject({
   driver: z.literal('cisco-ios'),
   host: z.string().min(1),
   port: port.default(22),
@@ -41,7 +41,7 @@ export const ciscoSwitchSchema = z.strictObject({
   ...powerCommon,
 })
 
-export const snmpSwitchSchema = z.strictObject({
+const snmpSwitchSchema = z.strictObject({
   driver: z.literal('snmp'),
   host: z.string().min(1),
   port: port.default(161),
@@ -61,7 +61,7 @@ export const snmpSwitchSchema = z.strictObject({
 })
 
 const argv = z.array(z.string()).min(1, { message: 'must name a program and its arguments' })
-export const commandSwitchSchema = z.strictObject({
+const commandSwitchSchema = z.strictObject({
   driver: z.literal('command'),
   on: argv,
   off: argv,
@@ -76,7 +76,7 @@ const httpRequest = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
   body: z.string().optional(),
 })
-export const webhookSwitchSchema = z.strictObject({
+const webhookSwitchSchema = z.strictObject({
   driver: z.literal('webhook'),
   on: httpRequest,
   off: httpRequest,
@@ -89,7 +89,7 @@ export const webhookSwitchSchema = z.strictObject({
   ...powerCommon,
 })
 
-export const manualSwitchSchema = z.strictObject({
+const manualSwitchSchema = z.strictObject({
   driver: z.literal('manual'),
   ...powerCommon,
 })

@@ -104,8 +104,8 @@ export class JsonFileLeaseStore implements LeaseStore {
 
 interface Offer { key: string; expiresAt: number }
 
-export const OFFER_HOLD_MS = 60_000
-export const DECLINE_HOLD_MS = 600_000
+const OFFER_HOLD_MS = 60_000
+const DECLINE_HOLD_MS = 600_000
 
 export function clientKey(mac: string, clientId: string | null): string {
   return clientId ? `id:${clientId}` : `mac:${mac}`

@@ -82,7 +82,8 @@ t.test('references, ports and pools', async (t) => {
 })
 
 t.test('pool ends are checked like every other address in the file', async (t) => {
-  for (const [pool, bad] of [['10.0.0.256-10.0.0.9', '10.0.0.256'], ['10.0.0.1-010.0.0.9', '010.0.0.9'], ['1.2.3.4-0001.2.3.5', '0001.2.3.5']]) {
+  const cases: Array<[string, string]> = [['10.0.0.256-10.0.0.9', '10.0.0.256'], ['10.0.0.1-010.0.0.9', '010.0.0.9'], ['1.2.3.4-0001.2.3.5', '0001.2.3.5']]
+  for (const [pool, bad] of cases) {
     const r = parseConfig(`server: { interface: veth0, unknown: ignore, dhcp: { mode: full, pool: ${pool} } }\n`, 'p.yaml')
     t.notOk(r.ok, pool)
     if (!r.ok) t.match(r.errors, [{ path: 'server.dhcp.pool', message: `"${bad}" is not an IPv4 address` }], pool)
