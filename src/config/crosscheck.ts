@@ -4,6 +4,7 @@ import { posix } from 'node:path'
 import type { RawConfig } from './schema.js'
 import { didYouMean } from './names.js'
 import { canonicalPort } from '../net/switch-port.js'
+import { segmentProblem } from '../net/jail.js'
 import { ipToInt, isIPv4 } from '../net/ipv4.js'
 import type { PathSeg } from './locate.js'
 
@@ -19,7 +20,9 @@ function profilePathProblem(p: string): string | null {
   if (posix.isAbsolute(p)) return `must be relative to the images folder, not absolute ("${p}")`
   const norm = posix.normalize(p)
   if (norm === '..' || norm.startsWith('../')) return `leaves the images folder ("${p}")`
-  return null
+  // the same rules /files applies when the machine asks for it
+  const refused = p.split('/').map(segmentProblem).find((why) => why !== null)
+  return refused ? `would be refused by the file server: ${refused} (${JSON.stringify(p)})` : null
 }
 
 export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected: string[] }>): Problem[] {

@@ -81,6 +81,22 @@ t.test('references, ports and pools', async (t) => {
   ])
 })
 
+t.test('profile paths follow the file server\'s jail rules', async (t) => {
+  const cases: Array<[string, RegExp | null]> = [
+    ['ubuntu/linux', null],
+    ['https://example.invalid/linux', null],
+    ['../linux', /leaves the images folder/],
+    ['/abs/linux', /must be relative to the images folder/],
+    ['ubuntu/../linux', /would be refused by the file server: "\.\." in file name/],
+    ['ubuntu/li\u0007nux', /would be refused by the file server: control character/],
+  ]
+  for (const [kernel, why] of cases) {
+    const r = parseConfig(`server: { unknown: ignore }\nprofiles:\n  p: { kernel: ${JSON.stringify(kernel)} }\n`, 'k.yaml')
+    if (why === null) t.ok(r.ok, kernel)
+    else t.match(r.ok ? [] : r.errors, [{ path: 'profiles.p.kernel', message: why }], kernel)
+  }
+})
+
 t.test('pool ends are checked like every other address in the file', async (t) => {
   const cases: Array<[string, string]> = [['10.0.0.256-10.0.0.9', '10.0.0.256'], ['10.0.0.1-010.0.0.9', '010.0.0.9'], ['1.2.3.4-0001.2.3.5', '0001.2.3.5']]
   for (const [pool, bad] of cases) {
