@@ -64,8 +64,6 @@ export interface Config {
   machines: Record<string, MachineConfig>
 }
 
-export type GetConfig = () => Config
-
 /** What kind of boot a profile describes (exactly one of kernel / boot / chain / ipxe is set). */
 export type ProfileKind = 'kernel' | 'local' | 'chain' | 'ipxe'
 

@@ -6,10 +6,9 @@ import { defaultTokenFile, readToken } from '../http/token.js'
 import { withClientOptions } from './client.js'
 import { loadConfig } from '../config/load.js'
 import { formatIssue } from '../config/types.js'
-import { storeFile } from '../store/store.js'
+import { openStore } from '../store/store.js'
 import { existsSync } from 'node:fs'
 import { Command } from 'commander'
-import Database from 'better-sqlite3'
 import { silentLogger } from '../log.js'
 import type { PowerOutcome } from '../power/cycler.js'
 import type { StepEvent } from '../power/events.js'
@@ -72,10 +71,8 @@ function describeStep(e: StepEvent): string {
 
 function openJournal(stateDir: string | undefined): { journal: PowerJournal; close(): void } {
   if (stateDir && existsSync(stateDir)) {
-    const db = new Database(storeFile(stateDir))
-    db.pragma('journal_mode = WAL')
-    db.pragma('busy_timeout = 5000')
-    return { journal: new SqliteJournal(db), close: () => db.close() }
+    const store = openStore(stateDir)
+    return { journal: new SqliteJournal(store.db), close: () => store.close() }
   }
   return { journal: new MemoryJournal(), close: () => {} }
 }

@@ -2,7 +2,10 @@
 // identities are unique, power ports are allowed, profile files stay inside images/.
 import { posix } from 'node:path'
 import type { RawConfig } from './schema.js'
-import { canonicalPort, didYouMean, ipToInt } from './names.js'
+import { didYouMean } from './names.js'
+import { canonicalPort } from '../net/switch-port.js'
+import { segmentProblem } from '../net/jail.js'
+import { ipToInt, isIPv4 } from '../net/ipv4.js'
 import type { PathSeg } from './locate.js'
 
 export interface Problem { path: PathSeg[]; message: string; atKey?: boolean }
@@ -10,14 +13,16 @@ export interface Problem { path: PathSeg[]; message: string; atKey?: boolean }
 const BOOT_KINDS = ['kernel', 'boot', 'chain', 'ipxe'] as const
 
 /** A profile path must be relative and stay inside images/ (URLs are allowed as they are). */
-export function profilePathProblem(p: string): string | null {
+function profilePathProblem(p: string): string | null {
   if (/^https?:\/\//.test(p)) return null
   if (p.includes('\0')) return 'must not contain a NUL byte'
   if (p.includes('\\')) return 'must use "/" as separator'
   if (posix.isAbsolute(p)) return `must be relative to the images folder, not absolute ("${p}")`
   const norm = posix.normalize(p)
   if (norm === '..' || norm.startsWith('../')) return `leaves the images folder ("${p}")`
-  return null
+  // the same rules /files applies when the machine asks for it
+  const refused = p.split('/').map(segmentProblem).find((why) => why !== null)
+  return refused ? `would be refused by the file server: ${refused} (${JSON.stringify(p)})` : null
 }
 
 export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected: string[] }>): Problem[] {
@@ -93,7 +98,7 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
   }
   if (s.dhcp.pool) {
     const [a, b] = s.dhcp.pool.split('-').map((x) => x.trim())
-    const bad = [a, b].find((x) => !/^\d+\.\d+\.\d+\.\d+$/.test(x!) || x!.split('.').some((o) => Number(o) > 255))
+    const bad = [a, b].find((x) => !isIPv4(x!))
     if (bad) out.push({ path: ['server', 'dhcp', 'pool'], message: `"${bad}" is not an IPv4 address` })
     else if (ipToInt(a!) > ipToInt(b!)) out.push({ path: ['server', 'dhcp', 'pool'], message: `starts after it ends (${a} > ${b})` })
     else if (ipToInt(b!) - ipToInt(a!) > 65535) out.push({ path: ['server', 'dhcp', 'pool'], message: 'is larger than 65536 addresses' })

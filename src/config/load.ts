@@ -1,7 +1,7 @@
 // YAML text → validated Config, or every problem at once, each with file:line:column.
 import { readFile } from 'node:fs/promises'
 import { resolve as resolvePath } from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
+import { LineCounter, parseDocument, type YAMLError } from 'yaml'
 import type { z } from 'zod'
 import { Locator, pathString, type PathSeg } from './locate.js'
 import { explain } from './messages.js'
@@ -9,7 +9,7 @@ import { crossCheck, type Problem } from './crosscheck.js'
 import { resolveConfig, resolveSwitch } from './resolve.js'
 import { didYouMean } from './names.js'
 import { machineSchema, profileSchema, serverSchema, SWITCH_DRIVERS, SWITCH_SCHEMAS, type RawConfig, type RawSwitch, type SwitchDriver } from './schema.js'
-import type { Config, ConfigIssue, LoadResult } from './types.js'
+import type { ConfigIssue, LoadResult } from './types.js'
 
 /** Settings the command line may override (e.g. `bootlab serve --interface veth0`). */
 export interface ConfigOverrides {
@@ -72,24 +72,12 @@ function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides | unde
 }
 
 export function parseConfig(text: string, file: string, opts: LoadOptions = {}): LoadResult {
-  const display = file
-  const abs = resolvePath(file)
+  const issue = (line: number, column: number, path: string, message: string): ConfigIssue => ({ file, line, column, path, message })
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
-  const issue = (line: number, column: number, path: string, message: string): ConfigIssue => ({ file: display, line, column, path, message })
   const warnings: ConfigIssue[] = doc.warnings.map((w) => issue(w.linePos?.[0]?.line ?? 0, w.linePos?.[0]?.col ?? 0, '', w.message.split('\n')[0]!))
+  if (doc.errors.length > 0) return { ok: false, errors: yamlErrors(doc.errors, lines, issue), warnings }
 
-  if (doc.errors.length > 0) {
-    const errors = doc.errors.map((e) => {
-      const p = e.linePos?.[0] ?? lines.linePos(e.pos[0])
-      const msg = e.code === 'DUPLICATE_KEY' ? 'this key appears twice in the same mapping; keep one' : `YAML syntax: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`
-      return issue(p.line, p.col, '', msg)
-    })
-    return { ok: false, errors, warnings }
-  }
-
-  const locator = new Locator(doc, lines)
-  const problems: Problem[] = []
   const data: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {}
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, errors: [issue(1, 1, '', 'the file must be a mapping with the sections server, switches, profiles and machines')], warnings }
@@ -97,78 +85,110 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   const root = data as Record<string, unknown>
   applyOverrides(root, opts.overrides)
 
-  for (const k of Object.keys(root)) {
-    if (!TOP_KEYS.includes(k)) problems.push({ path: [k], atKey: true, message: `unknown section "${k}"${didYouMean(k, TOP_KEYS) || ` (sections: ${TOP_KEYS.join(', ')})`}` })
+  const v = new SectionValidator(root)
+  v.checkTopKeys()
+  const server = v.check(serverSchema, root.server ?? {}, ['server'])
+  const profiles = v.checkEach('profiles', profileSchema)
+  const machines = v.checkEach('machines', machineSchema)
+  const { switches, switchInfo } = v.checkSwitches()
+
+  const abs = resolvePath(file)
+  const problems = v.problems
+  // cross-checks run even when the server section is broken, so all mistakes show at once
+  const raw: RawConfig = { server: server ?? serverSchema.parse({ unknown: 'ignore' }), switches, profiles, machines }
+  problems.push(...crossCheck(raw, switchInfo).filter((p) => server || p.path[0] !== 'server'))
+  const config = server ? resolveConfig(abs, raw) : undefined
+  const resolved = Object.entries(switches).map(([name, sw]) => resolveSwitch(name, sw, resolvePath(abs, '..'), { env: opts.env ?? process.env, readSecrets: opts.readSecrets ?? true }, problems))
+  if (config) for (const sw of resolved) config.switches[sw.name] = sw
+
+  if (problems.length > 0 || !config) return { ok: false, errors: located(problems, new Locator(doc, lines), issue), warnings }
+  return { ok: true, config, warnings }
+}
+
+type IssueAt = (line: number, column: number, path: string, message: string) => ConfigIssue
+
+/** YAML syntax errors (and duplicate keys) with their positions. */
+function yamlErrors(errors: readonly YAMLError[], lines: LineCounter, issue: IssueAt): ConfigIssue[] {
+  return errors.map((e) => {
+    const p = e.linePos?.[0] ?? lines.linePos(e.pos[0])
+    const msg = e.code === 'DUPLICATE_KEY' ? 'this key appears twice in the same mapping; keep one' : `YAML syntax: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`
+    return issue(p.line, p.col, '', msg)
+  })
+}
+
+/** Problems placed at their line:column in the file, in file order. */
+function located(problems: Problem[], locator: Locator, issue: IssueAt): ConfigIssue[] {
+  const errors = problems.map((p) => {
+    const pos = locator.at(p.path, { key: p.atKey })
+    return issue(pos.line, pos.column, pathString(p.path), p.message)
+  })
+  return errors.sort((a, b) => a.line - b.line || a.column - b.column)
+}
+
+/** Validates each part of the file on its own, so one mistake never hides another; collects every problem. */
+class SectionValidator {
+  readonly problems: Problem[] = []
+
+  constructor(private readonly root: Record<string, unknown>) {}
+
+  checkTopKeys(): void {
+    for (const k of Object.keys(this.root)) {
+      if (!TOP_KEYS.includes(k)) this.problems.push({ path: [k], atKey: true, message: `unknown section "${k}"${didYouMean(k, TOP_KEYS) || ` (sections: ${TOP_KEYS.join(', ')})`}` })
+    }
   }
 
-  // Each part is validated on its own, so one mistake never hides another.
-  const check = <S extends AnyZod>(schema: S, value: unknown, prefix: PathSeg[]): z.output<S> | undefined => {
+  check<S extends AnyZod>(schema: S, value: unknown, prefix: PathSeg[]): z.output<S> | undefined {
     const r = schema.safeParse(value)
     if (r.success) return r.data
     for (const i of r.error.issues) {
-      for (const e of explain(i, value, (p) => keysAt(schema, p))) problems.push({ ...e, path: [...prefix, ...e.path] })
+      for (const e of explain(i, value, (p) => keysAt(schema, p))) this.problems.push({ ...e, path: [...prefix, ...e.path] })
     }
     return undefined
   }
-  const section = (name: string): Record<string, unknown> => {
-    const v = root[name]
+
+  /** Every entry of a name → settings section that passes its schema. */
+  checkEach<S extends AnyZod>(name: 'profiles' | 'machines', schema: S): Record<string, z.output<S>> {
+    const out: Record<string, z.output<S>> = {}
+    for (const [key, v] of Object.entries(this.section(name))) {
+      const parsed = this.check(schema, v ?? {}, [name, key])
+      if (parsed) out[key] = parsed
+    }
+    return out
+  }
+
+  /** Switches by driver schema, and each switch's protected ports (also for switches that fail validation). */
+  checkSwitches(): { switches: Record<string, RawSwitch>; switchInfo: Map<string, { protected: string[] }> } {
+    const switches: Record<string, RawSwitch> = {}
+    const switchInfo = new Map<string, { protected: string[] }>()
+    for (const [name, v] of Object.entries(this.section('switches'))) {
+      const settings = v as Record<string, unknown> | null
+      const prot = settings?.protected
+      const rawProtected = Array.isArray(prot) ? prot.map(String) : []
+      const driver = settings?.driver
+      if (typeof driver !== 'string' || !(SWITCH_DRIVERS as string[]).includes(driver)) {
+        this.problems.push({
+          path: ['switches', name, ...(driver === undefined ? [] : ['driver'])], atKey: driver === undefined,
+          message: driver === undefined ? `needs a driver: one of ${SWITCH_DRIVERS.join(', ')}` : `unknown driver "${String(driver)}"${didYouMean(String(driver), SWITCH_DRIVERS)} (drivers: ${SWITCH_DRIVERS.join(', ')})`,
+        })
+        switchInfo.set(name, { protected: rawProtected })
+        continue
+      }
+      const sw = this.check(SWITCH_SCHEMAS[driver as SwitchDriver], v, ['switches', name]) as RawSwitch | undefined
+      if (sw) switches[name] = sw
+      switchInfo.set(name, { protected: sw ? sw.protected : rawProtected })
+    }
+    return { switches, switchInfo }
+  }
+
+  private section(name: string): Record<string, unknown> {
+    const v = this.root[name]
     if (v === undefined || v === null) return {}
     if (typeof v !== 'object' || Array.isArray(v)) {
-      problems.push({ path: [name], message: `must be a mapping of names to settings` })
+      this.problems.push({ path: [name], message: `must be a mapping of names to settings` })
       return {}
     }
     return v as Record<string, unknown>
   }
-
-  const server = check(serverSchema, root.server ?? {}, ['server'])
-  const profiles: RawConfig['profiles'] = {}
-  for (const [name, v] of Object.entries(section('profiles'))) {
-    const p = check(profileSchema, v ?? {}, ['profiles', name])
-    if (p) profiles[name] = p
-  }
-  const machines: RawConfig['machines'] = {}
-  for (const [name, v] of Object.entries(section('machines'))) {
-    const m = check(machineSchema, v ?? {}, ['machines', name])
-    if (m) machines[name] = m
-  }
-  const switches: Record<string, RawSwitch> = {}
-  const switchInfo = new Map<string, { protected: string[] }>()
-  for (const [name, v] of Object.entries(section('switches'))) {
-    const driver = (v as Record<string, unknown> | null)?.driver
-    if (typeof driver !== 'string' || !(SWITCH_DRIVERS as string[]).includes(driver)) {
-      problems.push({
-        path: ['switches', name, ...(driver === undefined ? [] : ['driver'])], atKey: driver === undefined,
-        message: driver === undefined ? `needs a driver: one of ${SWITCH_DRIVERS.join(', ')}` : `unknown driver "${String(driver)}"${didYouMean(String(driver), SWITCH_DRIVERS)} (drivers: ${SWITCH_DRIVERS.join(', ')})`,
-      })
-      const prot = (v as Record<string, unknown> | null)?.protected
-      switchInfo.set(name, { protected: Array.isArray(prot) ? prot.map(String) : [] })
-      continue
-    }
-    const sw = check(SWITCH_SCHEMAS[driver as SwitchDriver], v, ['switches', name]) as RawSwitch | undefined
-    if (sw) switches[name] = sw
-    const prot = (v as Record<string, unknown>).protected
-    switchInfo.set(name, { protected: sw ? sw.protected : Array.isArray(prot) ? prot.map(String) : [] })
-  }
-
-  let config: Config | undefined
-  // cross-checks run even when the server section is broken, so all mistakes show at once
-  const raw: RawConfig = { server: server ?? serverSchema.parse({ unknown: 'ignore' }), switches, profiles, machines }
-  problems.push(...crossCheck(raw, switchInfo).filter((p) => server || p.path[0] !== 'server'))
-  if (server) {
-    config = resolveConfig(abs, raw)
-  }
-  const resolved = Object.entries(switches).map(([name, sw]) => resolveSwitch(name, sw, resolvePath(abs, '..'), { env: opts.env ?? process.env, readSecrets: opts.readSecrets ?? true }, problems))
-  if (config) for (const sw of resolved) config.switches[sw.name] = sw
-
-  if (problems.length > 0 || !config) {
-    const errors = problems.map((p) => {
-      const pos = locator.at(p.path, { key: p.atKey })
-      return issue(pos.line, pos.column, pathString(p.path), p.message)
-    })
-    errors.sort((a, b) => a.line - b.line || a.column - b.column)
-    return { ok: false, errors, warnings }
-  }
-  return { ok: true, config, warnings }
 }
 
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<LoadResult> {

@@ -1,4 +1,5 @@
-// Small helpers for user-facing names: MAC normalisation, switch interface names, suggestions.
+// Small helpers for user-facing names: MAC normalisation, serials, durations, suggestions.
+// (Switch port names: src/net/switch-port.ts; IPv4 addresses: src/net/ipv4.ts.)
 
 /** Accepts dc:a6:32:00:00:03, DC-A6-32-00-00-03, dca632000003, dca6.3200.0003; returns lowercase colon form or null. */
 export function normaliseMac(input: string): string | null {
@@ -18,18 +19,7 @@ export function normaliseSerial(input: string): string | null {
   return null
 }
 
-const IFACE_TYPES = ['gigabitethernet', 'fastethernet', 'tengigabitethernet', 'twogigabitethernet', 'fivegigabitethernet', 'twentyfivegige', 'ethernet']
-
-/** Canonical form of a switch interface name for comparisons ("Gi1/0/3" equals "GigabitEthernet1/0/3"). */
-export function canonicalPort(port: string): string {
-  const p = port.trim().toLowerCase().replace(/\s+/g, '')
-  const m = /^([a-z]+)(.*)$/.exec(p)
-  if (!m) return p
-  const full = IFACE_TYPES.find((t) => t.startsWith(m[1]!))
-  return (full ?? m[1]!) + m[2]
-}
-
-export function levenshtein(a: string, b: string): number {
+function levenshtein(a: string, b: string): number {
   const dp = Array.from({ length: b.length + 1 }, (_, i) => i)
   for (let i = 1; i <= a.length; i++) {
     let prev = dp[0]!
@@ -44,7 +34,7 @@ export function levenshtein(a: string, b: string): number {
 }
 
 /** The closest candidate, when it is close enough to be a likely typo. */
-export function suggest(input: string, candidates: Iterable<string>): string | undefined {
+function suggest(input: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined
   let bestD = Infinity
   for (const c of candidates) {
@@ -68,13 +58,4 @@ export function parseDuration(input: string | number): number | null {
   const n = Number(m[1])
   const mult = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd']
   return n * mult
-}
-
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => (acc * 256) + Number(o), 0)
-}
-
-export function isIPv4(s: string): boolean {
-  const parts = s.split('.')
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255 && String(Number(p)) === p)
 }

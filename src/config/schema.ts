@@ -2,7 +2,8 @@
 // Only per-field rules live here; references between sections are checked in crosscheck.ts,
 // secrets and paths are resolved in resolve.ts.
 import { z } from 'zod'
-import { isIPv4, normaliseMac, normaliseSerial, parseDuration } from './names.js'
+import { isIPv4 } from '../net/ipv4.js'
+import { normaliseMac, normaliseSerial, parseDuration } from './names.js'
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 192.168.1.10' })
 const port = z.number().int().min(1).max(65535)
@@ -26,7 +27,7 @@ const powerCommon = {
   protected: z.array(z.string().min(1)).default([]),
 }
 
-export const ciscoSwitchSchema = z.strictObject({
+const ciscoSwitchSchema = z.strictObject({
   driver: z.literal('cisco-ios'),
   host: z.string().min(1),
   port: port.default(22),
@@ -40,7 +41,7 @@ export const ciscoSwitchSchema = z.strictObject({
   ...powerCommon,
 })
 
-export const snmpSwitchSchema = z.strictObject({
+const snmpSwitchSchema = z.strictObject({
   driver: z.literal('snmp'),
   host: z.string().min(1),
   port: port.default(161),
@@ -60,7 +61,7 @@ export const snmpSwitchSchema = z.strictObject({
 })
 
 const argv = z.array(z.string()).min(1, { message: 'must name a program and its arguments' })
-export const commandSwitchSchema = z.strictObject({
+const commandSwitchSchema = z.strictObject({
   driver: z.literal('command'),
   on: argv,
   off: argv,
@@ -75,7 +76,7 @@ const httpRequest = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
   body: z.string().optional(),
 })
-export const webhookSwitchSchema = z.strictObject({
+const webhookSwitchSchema = z.strictObject({
   driver: z.literal('webhook'),
   on: httpRequest,
   off: httpRequest,
@@ -88,7 +89,7 @@ export const webhookSwitchSchema = z.strictObject({
   ...powerCommon,
 })
 
-export const manualSwitchSchema = z.strictObject({
+const manualSwitchSchema = z.strictObject({
   driver: z.literal('manual'),
   ...powerCommon,
 })

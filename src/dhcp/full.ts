@@ -2,7 +2,7 @@
 // rebinding)/ACK/NAK, RELEASE, DECLINE, INFORM, relay agents (giaddr picks the pool), reservations.
 // Netboot clients also get the boot options the policy decides.
 import type { ClassifiedClient } from './classify.js'
-import { broadcastOf, inSubnet, intToIp, ipToInt } from './ip.js'
+import { broadcastOf, inSubnet, intToIp, ipToInt, parseIPv4 } from '../net/ipv4.js'
 import { LeaseTable, buildPool, clientKey, inRange, type Lease, type Pool, type PoolConfig } from './leases.js'
 import { MessageType, Opt, ipBytes, optIp, optString, u32, type DhcpPacket } from './packet.js'
 import type { DhcpPolicy } from './policy.js'
@@ -52,8 +52,8 @@ export class FullMode {
   private reservationIn(pool: Pool, mac: string): number | null {
     const r = this.o.policy.reservationFor(mac)
     if (!r) return null
-    let n: number
-    try { n = ipToInt(r) } catch { return null }
+    const n = parseIPv4(r)
+    if (n === null) return null
     return inSubnet(n, pool.net) && n !== pool.net.network && n !== broadcastOf(pool.net) ? n : null
   }
 

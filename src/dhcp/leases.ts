@@ -2,7 +2,7 @@
 // offers), and its persistence behind a small LeaseStore interface (JSON file, atomic temp+rename).
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { broadcastOf, inSubnet, intToIp, ipToInt, parseCidr, type Subnet } from './ip.js'
+import { broadcastOf, inSubnet, intToIp, ipToInt, parseCidr, parseIPv4, type Subnet } from '../net/ipv4.js'
 
 export interface PoolConfig {
   /** the subnet clients live in, "10.0.0.0/24" */
@@ -104,8 +104,8 @@ export class JsonFileLeaseStore implements LeaseStore {
 
 interface Offer { key: string; expiresAt: number }
 
-export const OFFER_HOLD_MS = 60_000
-export const DECLINE_HOLD_MS = 600_000
+const OFFER_HOLD_MS = 60_000
+const DECLINE_HOLD_MS = 600_000
 
 export function clientKey(mac: string, clientId: string | null): string {
   return clientId ? `id:${clientId}` : `mac:${mac}`
@@ -167,8 +167,7 @@ export class LeaseTable {
       if (mine !== undefined && inRange(pool, mine) && this.availableTo(mine, key, now) && !reserved(intToIp(mine))) return mine
     }
     if (requested !== null) {
-      let r: number | null = null
-      try { r = ipToInt(requested) } catch { r = null }
+      const r = parseIPv4(requested)
       if (r !== null && inRange(pool, r) && this.availableTo(r, key, now) && !reserved(requested)) return r
     }
     const size = pool.last - pool.first + 1

@@ -3,15 +3,15 @@
 // header throws a DecodeError whose `reason` is a short counter key. Encoding lays out options in the
 // given order, spills into `file`/`sname` through option 52 when the options field is full, and pads
 // to the BOOTP minimum of 300 bytes.
-import { intToIp, ipToInt } from './ip.js'
+import { intToIp, ipToInt } from '../net/ipv4.js'
 
 export const BOOTREQUEST = 1
 export const BOOTREPLY = 2
 export const MAGIC_COOKIE = 0x63825363
 /** fixed header (236) + magic cookie (4) */
-export const HEADER_SIZE = 240
+const HEADER_SIZE = 240
 /** RFC 951: a BOOTP message is at least 300 bytes */
-export const BOOTP_MIN_SIZE = 300
+const BOOTP_MIN_SIZE = 300
 /** RFC 2131: without option 57 the client accepts 576-byte IP datagrams: 576 - 20 (IP) - 8 (UDP) */
 export const DEFAULT_MAX_PAYLOAD = 548
 
@@ -25,7 +25,6 @@ export const MessageType = {
   RELEASE: 7,
   INFORM: 8,
 } as const
-export type MessageTypeCode = (typeof MessageType)[keyof typeof MessageType]
 export const messageTypeName: Record<number, string> = {
   1: 'discover', 2: 'offer', 3: 'request', 4: 'decline', 5: 'ack', 6: 'nak', 7: 'release', 8: 'inform',
 }

@@ -11,7 +11,7 @@ export const PxeSub = {
 } as const
 
 /** discovery control bits: 1 no broadcast, 2 no multicast, 4 only listed servers, 8 use the boot file in this offer */
-export const DISCOVERY_USE_BOOTFILE = 0x08
+const DISCOVERY_USE_BOOTFILE = 0x08
 
 export interface PxeMenuItem {
   type: number
@@ -36,7 +36,7 @@ export function bootFileOption43(): Buffer {
   return encodePxeOptions([[PxeSub.DISCOVERY_CONTROL, Buffer.from([DISCOVERY_USE_BOOTFILE])]])
 }
 
-export function encodeMenu(items: PxeMenuItem[]): Buffer {
+function encodeMenu(items: PxeMenuItem[]): Buffer {
   return Buffer.concat(items.map((it) => {
     const text = Buffer.from(it.text, 'latin1').subarray(0, 255)
     const head = Buffer.alloc(3)

@@ -1,13 +1,13 @@
 // GET/HEAD /files/<root>/<path>: kernels, initrds, ISOs, firmware, iPXE binaries. Streams from disk
 // (never buffers a whole file) with Range (single range), HEAD, ETag, Last-Modified and conditional
-// requests. Jailed: no `..`, no absolute paths, no NUL, no backslashes, and symlinks must resolve
-// inside their root (realpath check).
+// requests. Jailed (src/net/jail.ts): no `..`, no absolute paths, no NUL, backslashes or control
+// characters, and symlinks must resolve inside their root (realpath check).
 import { createReadStream } from 'node:fs'
-import { realpath, stat } from 'node:fs/promises'
-import { join, sep } from 'node:path'
+import { stat } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { Router, type Request, type Response } from 'express'
 import type { Logger } from '../log.js'
+import { checkSegment, JailError, resolveInRoot } from '../net/jail.js'
 import { clientIp } from './client-ip.js'
 
 export interface ServedFile {
@@ -29,12 +29,8 @@ export interface FilesRouterDeps {
   idleTimeoutMs?: number
 }
 
-export class JailError extends Error {
-  override name = 'JailError'
-}
-
 /** Decodes and checks the segments of a request path; throws JailError for anything suspicious. */
-export function safeSegments(rawPath: string): string[] {
+function safeSegments(rawPath: string): string[] {
   const parts = rawPath.split('/').filter((s, i) => !(i === 0 && s === ''))
   const out: string[] = []
   for (const p of parts) {
@@ -44,29 +40,22 @@ export function safeSegments(rawPath: string): string[] {
     } catch {
       throw new JailError('bad encoding')
     }
-    if (d === '' || d === '.' || d === '..' || d.includes('/') || d.includes('\\') || d.includes('\0')) throw new JailError('bad path segment')
+    if (d === '' || d === '.') throw new JailError('bad path segment')
+    checkSegment(d)
     out.push(d)
   }
   if (out.length === 0) throw new JailError('empty path')
   return out
 }
 
-/** Resolves segments under root, following symlinks only while they stay inside root. */
-export async function resolveJailed(root: string, segments: string[]): Promise<string> {
-  const realRoot = await realpath(root)
-  const full = await realpath(join(realRoot, ...segments))
-  if (full !== realRoot && !full.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) throw new JailError('outside root')
-  return full
-}
-
-export function etagFor(size: number, mtimeMs: number): string {
+function etagFor(size: number, mtimeMs: number): string {
   return `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`
 }
 
 type RangeResult = { start: number; end: number } | 'unsatisfiable' | undefined
 
 /** A single `bytes=` range; multiple ranges or garbage → undefined (whole file, as RFC 9110 allows). */
-export function parseRange(header: string | undefined, size: number): RangeResult {
+function parseRange(header: string | undefined, size: number): RangeResult {
   if (!header) return undefined
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (!m) return undefined
@@ -110,7 +99,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       const roots = typeof deps.roots === 'function' ? deps.roots() : deps.roots
       const root = Object.hasOwn(roots, segs[0]!) ? roots[segs[0]!] : undefined
       if (root === undefined || segs.length < 2) throw new JailError('no such root')
-      file = await resolveJailed(root, segs.slice(1))
+      file = await resolveInRoot(root, segs.slice(1))
     } catch (err) {
       if (!(err instanceof JailError) && (err as NodeJS.ErrnoException).code === undefined) throw err
       if (err instanceof JailError) deps.log.debug({ path: req.path, why: err.message }, 'file request refused')

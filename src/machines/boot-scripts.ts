@@ -6,6 +6,7 @@ import { RenderError, type Renderer } from '../boot/render.js'
 import { profileKind, type Config, type Profile } from '../boot/types.js'
 import type { Logger } from '../log.js'
 import { normaliseMac } from '../config/names.js'
+import { stripV4Mapped } from '../net/ipv4.js'
 import { archFromIpxe, type Lifecycle } from './lifecycle.js'
 
 export interface BootRequest {
@@ -74,7 +75,7 @@ export class BootScripts {
    * `grub/grub.cfg-01-aa-bb-cc-dd-ee-ff` (machine by MAC); null for anything else or no machine.
    */
   async tftpGrubCfg(ctx: { client: { address: string }; path: string }): Promise<string | null> {
-    const ip = ctx.client.address.replace(/^::ffff:/, '')
+    const ip = stripV4Mapped(ctx.client.address)
     let mac: string | undefined
     if (ctx.path !== 'grub/grub.cfg') {
       const m = /^grub\/grub\.cfg-01-([0-9a-fA-F-]{17})$/.exec(ctx.path)

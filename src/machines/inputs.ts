@@ -1,5 +1,6 @@
 // What the rest of bootlab tells the machine lifecycle. The composition root forwards DHCP and
 // TFTP server events and config change events here; the HTTP routers call it directly.
+import { stripV4Mapped } from '../net/ipv4.js'
 
 export interface DhcpObservation {
   mac: string
@@ -31,7 +32,7 @@ export interface TftpTransferLike {
 
 /** src/tftp event → lifecycle input: `tftp.on('tftp.transfer.done', (r) => lifecycle.onTftp(tftpObservation(r)))`. */
 export function tftpObservation(r: TftpTransferLike): TftpObservation {
-  return { clientIp: r.client.address.replace(/^::ffff:/, ''), file: r.file, outcome: r.outcome, bytes: r.bytes }
+  return { clientIp: stripV4Mapped(r.client.address), file: r.file, outcome: r.outcome, bytes: r.bytes }
 }
 
 export type HttpKind = 'script' | 'grub-cfg' | 'kernel' | 'initrd' | 'file' | 'cloud-init' | 'phone-home' | 'failed'

@@ -25,16 +25,8 @@ export class SqliteJournal implements PowerJournal {
   readonly #delete
   readonly #all
 
+  /** `db` is the state database, migrated by src/store (its table comes from migration 2). */
   constructor(db: Database) {
-    db.exec(`CREATE TABLE IF NOT EXISTS power_ports_off (
-      switch TEXT NOT NULL,
-      port_key TEXT NOT NULL,
-      port TEXT NOT NULL,
-      machine TEXT,
-      reason TEXT NOT NULL CHECK (reason IN ('cycle', 'off')),
-      since INTEGER NOT NULL,
-      PRIMARY KEY (switch, port_key)
-    )`)
     this.#insert = db.prepare(`INSERT INTO power_ports_off (switch, port_key, port, machine, reason, since)
       VALUES (@switch, @key, @port, @machine, @reason, @since)
       ON CONFLICT (switch, port_key) DO UPDATE SET port = excluded.port, machine = excluded.machine,

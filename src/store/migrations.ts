@@ -69,4 +69,20 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'power journal: ports bootlab switched off',
+    // IF NOT EXISTS: before this migration the power journal created this same table itself
+    sql: `
+      CREATE TABLE IF NOT EXISTS power_ports_off (
+        switch TEXT NOT NULL,
+        port_key TEXT NOT NULL,
+        port TEXT NOT NULL,
+        machine TEXT,
+        reason TEXT NOT NULL CHECK (reason IN ('cycle', 'off')),
+        since INTEGER NOT NULL,
+        PRIMARY KEY (switch, port_key)
+      );
+    `,
+  },
 ]

@@ -1,11 +1,11 @@
 // File resolution for TFTP: the server asks a TftpResolver for every requested name. The layered
 // resolver answers, in order: generated files (a hook) → Raspberry Pi prefix `<8 hex serial>/<path>`
 // mapped to that machine's firmware set (a hook) → each root directory (tftproot/, firmware/).
-// Every disk lookup is jailed to its root: `..`, backslashes, NUL, control characters and
-// symlinks resolving outside the root are refused (AccessDenied → TFTP error 2).
+// Every disk lookup is jailed to its root (src/net/jail.ts): `..`, backslashes, NUL, control
+// characters and symlinks resolving outside the root are refused (AccessDenied → TFTP error 2).
 import { EventEmitter } from 'node:events'
 import { realpath, stat } from 'node:fs/promises'
-import { join, sep } from 'node:path'
+import { JailError, resolveInRealRoot, segmentProblem } from '../net/jail.js'
 
 export interface ClientInfo { address: string; port: number }
 
@@ -70,14 +70,11 @@ const PI_PREFIX = /^([0-9a-fA-F]{8})\/(.+)$/
 
 /** Normalises a requested name or throws AccessDenied. A leading "/" means the root (as tftpd-hpa -s). */
 export function normaliseName(raw: string): string {
-  if (raw.includes('\0')) throw new AccessDenied('NUL in file name')
-  if (raw.includes('\\')) throw new AccessDenied('backslash in file name')
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(raw)) throw new AccessDenied('control character in file name')
   const parts: string[] = []
   for (const part of raw.split('/')) {
     if (part === '' || part === '.') continue
-    if (part === '..') throw new AccessDenied('".." in file name')
+    const why = segmentProblem(part)
+    if (why !== null) throw new AccessDenied(why)
     parts.push(part)
   }
   if (parts.length === 0) throw new AccessDenied('empty file name')
@@ -85,23 +82,21 @@ export function normaliseName(raw: string): string {
 }
 
 /**
- * Looks `rel` up under `root`; null if absent or not a regular file. Throws AccessDenied when the
- * real path (after symlinks) leaves the root.
+ * Looks `rel` (a normalised name) up under `root`; null if absent or not a regular file. Throws
+ * AccessDenied when the real path (after symlinks) leaves the root.
  */
 export async function jailedLookup(root: string, rel: string): Promise<{ path: string; size: number; mtimeMs: number } | null> {
   let realRoot: string
   try { realRoot = await realpath(root) } catch { return null }
   let real: string
   try {
-    real = await realpath(join(realRoot, rel))
+    real = await resolveInRealRoot(realRoot, rel.split('/'))
   } catch (err) {
+    if (err instanceof JailError) throw new AccessDenied(err.message)
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') return null
     if (code === 'ELOOP') throw new AccessDenied('symlink loop')
     throw err
-  }
-  if (real !== realRoot && !real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep)) {
-    throw new AccessDenied('path leaves the root')
   }
   const st = await stat(real)
   if (!st.isFile()) return null

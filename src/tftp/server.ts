@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { isIPv6 } from 'node:net'
 import type { Logger } from '../log.js'
 import { encodeError, ErrorCode, parsePacket, type RequestPacket } from './packet.js'
-import { negotiate } from './options.js'
+import { negotiate, type Negotiated } from './options.js'
 import { AccessDenied, type Resolved, type TftpResolver } from './resolver.js'
 import { Session, type ClientAddress, type SessionResult } from './session.js'
 import { FileCache, MemorySource, openFileSource, toNetascii, type ByteSource } from './source.js'
@@ -128,6 +128,27 @@ export interface TftpStats {
 
 let nextId = 1
 
+/** A read request being answered. */
+interface ReadRequest {
+  id: number
+  /** performance.now() at arrival */
+  t0: number
+  pkt: RequestPacket
+  client: ClientAddress
+  /** "address:port", the session map key */
+  key: string
+}
+
+/** What a started transfer holds until it is done. */
+interface Transfer {
+  mode: TransferStart['mode']
+  layer: string
+  source: ByteSource
+  negotiated: Negotiated
+  sock: Socket
+  release: () => void
+}
+
 export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly limits: TftpLimits
   private readonly log: Logger
@@ -219,37 +240,63 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     try { sock?.send(encodeError(code, message), to.port, to.address) } catch { /* closed */ }
   }
 
+  /** A read request, step by step: admit → hold a slot → resolve → open → socket → transfer. */
   private async handleRead(pkt: RequestPacket, client: ClientAddress, key: string): Promise<void> {
-    const id = nextId++
-    const t0 = performance.now()
-    const base = { id, client, file: pkt.filename, mode: pkt.mode }
-    const record = (r: Partial<TransferRecord> & Pick<TransferRecord, 'outcome'>): TransferRecord => ({
-      ...base, layer: null, size: null, bytes: 0, durationMs: performance.now() - t0, error: null,
-      blksize: 512, windowsize: 1, retransmits: 0, rttMs: null, ...r,
-    })
-    const refuse = (outcome: TransferOutcome, code: number, message: string, layer: string | null = null): void => {
-      if (outcome === 'not_found') this.counters.notFound++
-      else if (outcome === 'denied') this.counters.denied++
-      else this.counters.refused++
-      this.reply(client, code, message)
-      this.log.debug({ client, file: pkt.filename, outcome, message }, 'tftp request refused')
-      this.emit('tftp.transfer.done', record({ outcome, layer, error: { code, message } }))
-    }
+    const req: ReadRequest = { id: nextId++, t0: performance.now(), pkt, client, key }
+    const mode = this.admit(req)
+    if (mode === null) return
+    const release = this.holdSlot(req)
+    const resolved = await this.resolveFor(req, release)
+    if (!resolved) return
+    const source = await this.openFor(req, resolved, release)
+    if (!source) return
+    const negotiated = negotiate(pkt.options, source.size, this.limits)
+    const sock = await this.transferSocket(req, resolved.layer, source, release)
+    if (!sock) return
+    this.startTransfer(req, { mode, layer: resolved.layer, source, negotiated, sock, release })
+  }
 
-    if (pkt.mode !== 'octet' && pkt.mode !== 'netascii') {
-      refuse('refused', ErrorCode.ILLEGAL_OPERATION, `Unsupported mode "${pkt.mode.slice(0, 20)}"`)
-      return
+  /** The done-record of a request; fields not given are those of a transfer that never started. */
+  private record(req: ReadRequest, r: Partial<TransferRecord> & Pick<TransferRecord, 'outcome'>): TransferRecord {
+    return {
+      id: req.id, client: req.client, file: req.pkt.filename, mode: req.pkt.mode,
+      layer: null, size: null, bytes: 0, durationMs: performance.now() - req.t0, error: null,
+      blksize: 512, windowsize: 1, retransmits: 0, rttMs: null, ...r,
     }
-    const perClient = this.perClient.get(client.address) ?? 0
+  }
+
+  /** Answers with an ERROR packet, counts it and reports the request as done. */
+  private refuse(req: ReadRequest, outcome: TransferOutcome, code: number, message: string, layer: string | null = null): void {
+    if (outcome === 'not_found') this.counters.notFound++
+    else if (outcome === 'denied') this.counters.denied++
+    else this.counters.refused++
+    this.reply(req.client, code, message)
+    this.log.debug({ client: req.client, file: req.pkt.filename, outcome, message }, 'tftp request refused')
+    this.emit('tftp.transfer.done', this.record(req, { outcome, layer, error: { code, message } }))
+  }
+
+  /** A supported mode and a free session slot (overall and for this client address): the mode, or null (refused). */
+  private admit(req: ReadRequest): TransferStart['mode'] | null {
+    const mode = req.pkt.mode
+    if (mode !== 'octet' && mode !== 'netascii') {
+      this.refuse(req, 'refused', ErrorCode.ILLEGAL_OPERATION, `Unsupported mode "${mode.slice(0, 20)}"`)
+      return null
+    }
+    const perClient = this.perClient.get(req.client.address) ?? 0
     if (this.sessions.size >= this.limits.maxSessions || perClient >= this.limits.maxSessionsPerClient) {
-      refuse('refused', ErrorCode.NOT_DEFINED, 'Too many transfers, try again later')
-      return
+      this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'Too many transfers, try again later')
+      return null
     }
-    // hold the slot while resolving, so a retransmitted RRQ is not served twice
+    return mode
+  }
+
+  /** Holds the slot while resolving, so a retransmitted RRQ is not served twice. Returns its release (idempotent). */
+  private holdSlot(req: ReadRequest): () => void {
+    const { key, client } = req
     this.sessions.set(key, { session: null, socket: null })
-    this.perClient.set(client.address, perClient + 1)
+    this.perClient.set(client.address, (this.perClient.get(client.address) ?? 0) + 1)
     let released = false
-    const release = (): void => {
+    return () => {
       if (released) return
       released = true
       this.sessions.delete(key)
@@ -257,97 +304,113 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       if (n <= 0) this.perClient.delete(client.address)
       else this.perClient.set(client.address, n)
     }
+  }
 
+  /** The resolver's answer within its time limit; null (slot released, request answered) otherwise. */
+  private async resolveFor(req: ReadRequest, release: () => void): Promise<Resolved | null> {
     let resolved: Resolved | null
     try {
-      resolved = await withTimeout(this.o.resolver.resolve(pkt.filename, client), this.limits.resolveTimeoutMs)
+      resolved = await withTimeout(this.o.resolver.resolve(req.pkt.filename, req.client), this.limits.resolveTimeoutMs)
     } catch (err) {
       release()
-      if (err instanceof AccessDenied) refuse('denied', ErrorCode.ACCESS_VIOLATION, 'Access violation')
+      if (err instanceof AccessDenied) this.refuse(req, 'denied', ErrorCode.ACCESS_VIOLATION, 'Access violation')
       else {
-        this.log.warn({ err, client, file: pkt.filename }, 'tftp resolver failed')
-        refuse('refused', ErrorCode.NOT_DEFINED, 'Server error')
+        this.log.warn({ err, client: req.client, file: req.pkt.filename }, 'tftp resolver failed')
+        this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'Server error')
       }
-      return
+      return null
     }
-    if (!resolved) { release(); refuse('not_found', ErrorCode.FILE_NOT_FOUND, 'File not found'); return }
-    if (!this.socket) { release(); return } // stopped meanwhile
+    if (!resolved) { release(); this.refuse(req, 'not_found', ErrorCode.FILE_NOT_FOUND, 'File not found'); return null }
+    if (!this.socket) { release(); return null } // stopped meanwhile
+    return resolved
+  }
 
-    let source: ByteSource
+  /** The bytes to send; null (slot released, request answered) when they cannot be read. */
+  private async openFor(req: ReadRequest, resolved: Resolved, release: () => void): Promise<ByteSource | null> {
     try {
-      source = await this.openSource(resolved, pkt.mode === 'netascii')
+      return await this.openSource(resolved, req.pkt.mode === 'netascii')
     } catch (err) {
       release()
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') refuse('not_found', ErrorCode.FILE_NOT_FOUND, 'File not found', resolved.layer)
-      else if (code === 'EACCES' || code === 'EPERM') refuse('denied', ErrorCode.ACCESS_VIOLATION, 'Access violation', resolved.layer)
-      else if (code === 'EFBIG') refuse('refused', ErrorCode.NOT_DEFINED, 'File too large for netascii', resolved.layer)
-      else { this.log.warn({ err, file: pkt.filename }, 'tftp open failed'); refuse('refused', ErrorCode.NOT_DEFINED, 'Read error', resolved.layer) }
-      return
+      const layer = resolved.layer
+      if (code === 'ENOENT') this.refuse(req, 'not_found', ErrorCode.FILE_NOT_FOUND, 'File not found', layer)
+      else if (code === 'EACCES' || code === 'EPERM') this.refuse(req, 'denied', ErrorCode.ACCESS_VIOLATION, 'Access violation', layer)
+      else if (code === 'EFBIG') this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'File too large for netascii', layer)
+      else { this.log.warn({ err, file: req.pkt.filename }, 'tftp open failed'); this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'Read error', layer) }
+      return null
     }
+  }
 
-    const negotiated = negotiate(pkt.options, source.size, this.limits)
-    const sock = createSocket({ type: isIPv6(client.address) ? 'udp6' : 'udp4' })
+  /** A new socket (the transfer ID) for this transfer; null (slot released, source closed, request answered) on failure. */
+  private async transferSocket(req: ReadRequest, layer: string, source: ByteSource, release: () => void): Promise<Socket | null> {
+    const sock = createSocket({ type: isIPv6(req.client.address) ? 'udp6' : 'udp4' })
     try {
       await new Promise<void>((resolve, reject) => {
         sock.once('error', reject)
         sock.bind({ address: this.o.address ?? '0.0.0.0', port: 0 }, () => { sock.off('error', reject); resolve() })
       })
+      return sock
     } catch (err) {
       release()
       await source.close()
       this.log.warn({ err }, 'tftp could not open a transfer socket')
-      refuse('refused', ErrorCode.NOT_DEFINED, 'Server error', resolved.layer)
-      return
+      this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'Server error', layer)
+      return null
     }
-    const layer = resolved.layer
+  }
+
+  private startTransfer(req: ReadRequest, t: Transfer): void {
+    const { id, client, pkt } = req
     const start: TransferStart = {
-      id, client, file: pkt.filename, mode: pkt.mode, layer, size: source.size,
-      blksize: negotiated.blksize, windowsize: negotiated.windowsize,
+      id, client, file: pkt.filename, mode: t.mode, layer: t.layer, size: t.source.size,
+      blksize: t.negotiated.blksize, windowsize: t.negotiated.windowsize,
     }
     this.log.debug({ ...start, options: Object.fromEntries(pkt.options) }, 'tftp transfer start')
     this.emit('tftp.transfer.start', start)
 
     const session = new Session({
-      socket: sock,
+      socket: t.sock,
       client,
-      source,
-      negotiated,
+      source: t.source,
+      negotiated: t.negotiated,
       rto: { initialMs: this.limits.rtoInitialMs, minMs: this.limits.rtoMinMs, maxMs: this.limits.rtoMaxMs },
       maxRetries: this.limits.maxRetries,
       onDrop: (reason) => this.drop(reason),
-      onDone: (r: SessionResult) => {
-        release()
-        // a final ERROR may still be queued on the socket: close it a moment later
-        setTimeout(() => { try { sock.close() } catch { /* closed */ } }, 50).unref()
-        void source.close()
-        this.counters.bytesSent += r.bytes
-        this.counters.packetsSent += r.packetsSent
-        this.counters.retransmits += r.retransmits
-        this.counters.duplicateAcks += r.duplicateAcks
-        const res = r.result
-        const rec = record({
-          layer, size: source.size, bytes: r.bytes, outcome: res.outcome,
-          error: res.outcome === 'aborted' ? res.error : res.outcome === 'failed' ? { code: ErrorCode.NOT_DEFINED, message: res.reason } : null,
-          blksize: negotiated.blksize, windowsize: negotiated.windowsize, retransmits: r.retransmits, rttMs: r.rttMs,
-        })
-        if (res.outcome === 'ok') {
-          this.counters.transfersOk++
-          this.log.debug({ id, client, file: pkt.filename, bytes: r.bytes, ms: Math.round(rec.durationMs), retransmits: r.retransmits }, 'tftp transfer done')
-        } else if (res.outcome === 'aborted') {
-          this.counters.transfersAborted++
-          // Pi existence probes ("Early terminate") and UEFI/iPXE option checks end like this
-          this.log.debug({ id, client, file: pkt.filename, error: res.error }, 'tftp transfer ended by client')
-        } else {
-          this.counters.transfersFailed++
-          this.log.info({ id, client, file: pkt.filename, reason: res.reason, bytes: r.bytes }, 'tftp transfer failed')
-        }
-        this.emit('tftp.transfer.done', rec)
-      },
+      onDone: (r: SessionResult) => this.finishTransfer(req, t, r),
     })
-    const slot = this.sessions.get(key)
-    if (slot) { slot.session = session; slot.socket = sock }
+    const slot = this.sessions.get(req.key)
+    if (slot) { slot.session = session; slot.socket = t.sock }
     session.start()
+  }
+
+  private finishTransfer(req: ReadRequest, t: Transfer, r: SessionResult): void {
+    const { id, client, pkt } = req
+    t.release()
+    // a final ERROR may still be queued on the socket: close it a moment later
+    setTimeout(() => { try { t.sock.close() } catch { /* closed */ } }, 50).unref()
+    void t.source.close()
+    this.counters.bytesSent += r.bytes
+    this.counters.packetsSent += r.packetsSent
+    this.counters.retransmits += r.retransmits
+    this.counters.duplicateAcks += r.duplicateAcks
+    const res = r.result
+    const rec = this.record(req, {
+      layer: t.layer, size: t.source.size, bytes: r.bytes, outcome: res.outcome,
+      error: res.outcome === 'aborted' ? res.error : res.outcome === 'failed' ? { code: ErrorCode.NOT_DEFINED, message: res.reason } : null,
+      blksize: t.negotiated.blksize, windowsize: t.negotiated.windowsize, retransmits: r.retransmits, rttMs: r.rttMs,
+    })
+    if (res.outcome === 'ok') {
+      this.counters.transfersOk++
+      this.log.debug({ id, client, file: pkt.filename, bytes: r.bytes, ms: Math.round(rec.durationMs), retransmits: r.retransmits }, 'tftp transfer done')
+    } else if (res.outcome === 'aborted') {
+      this.counters.transfersAborted++
+      // Pi existence probes ("Early terminate") and UEFI/iPXE option checks end like this
+      this.log.debug({ id, client, file: pkt.filename, error: res.error }, 'tftp transfer ended by client')
+    } else {
+      this.counters.transfersFailed++
+      this.log.info({ id, client, file: pkt.filename, reason: res.reason, bytes: r.bytes }, 'tftp transfer failed')
+    }
+    this.emit('tftp.transfer.done', rec)
   }
 
   private async openSource(r: Resolved, netascii: boolean): Promise<ByteSource> {

@@ -1,6 +1,6 @@
-// show power inline parsing across IOS 12.2 / 15.x / IOS XE layouts, interface names, error lines.
+// show power inline parsing across IOS 12.2 / 15.x / IOS XE layouts, error lines (interface names: test/net/switch-port.test.ts).
 import t from 'tap'
-import { canonicalInterface, findIosError, parsePowerInline, rowToStatus, shortInterface } from '../../src/power/drivers/ios-parse.js'
+import { findIosError, parsePowerInline, rowToStatus } from '../../src/power/drivers/ios-parse.js'
 
 const IOS15_FULL = `Module   Available     Used     Remaining
           (Watts)     (Watts)    (Watts)
@@ -39,18 +39,6 @@ Interface  AdminPowerMax   AdminConsumption
 ---------- --------------- --------------------
 Gi2/0/5              30.0                 30.0
 `
-
-t.test('interface names: long, short, spaced, case', async (t) => {
-  t.equal(canonicalInterface('Gi1/0/3'), 'gigabitethernet1/0/3')
-  t.equal(canonicalInterface('GigabitEthernet1/0/3'), 'gigabitethernet1/0/3')
-  t.equal(canonicalInterface('gi 1/0/3'), 'gigabitethernet1/0/3')
-  t.equal(canonicalInterface('Fa0/3'), 'fastethernet0/3')
-  t.equal(canonicalInterface('Te1/1/1'), 'tengigabitethernet1/1/1')
-  t.equal(canonicalInterface('Tw1/0/1'), 'twogigabitethernet1/0/1')
-  t.not(canonicalInterface('Gi0/3'), canonicalInterface('Gi1/0/3'))
-  t.equal(shortInterface('GigabitEthernet1/0/3'), 'Gi1/0/3')
-  t.equal(shortInterface('FastEthernet0/12'), 'Fa0/12')
-})
 
 t.test('IOS 15 full table: Admin and Oper of each row', async (t) => {
   t.same(rowToStatus(parsePowerInline(IOS15_FULL, 'GigabitEthernet1/0/1')!), { admin: 'on', oper: 'on', detail: 'Gi1/0/1 Admin auto, Oper on' })

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
-import Database from 'better-sqlite3'
 import t from 'tap'
 import { silentLogger } from '../../src/log.js'
 import { PowerCycler } from '../../src/power/cycler.js'
 import { MemoryJournal, SqliteJournal } from '../../src/power/journal.js'
 import { PowerService } from '../../src/power/service.js'
+import { Store } from '../../src/store/store.js'
 import type { PowerDriver } from '../../src/power/types.js'
 import { FAST, ciscoSwitch, record } from './fixtures/helpers.js'
 import { IosSimulator } from './fixtures/ios-sim.js'
@@ -20,21 +20,21 @@ t.test('SqliteJournal: record, update, clear, list survive a reopen', async (t) 
   const dir = mkdtempSync(join(tmpdir(), 'bootlab-journal-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'state.db')
-  let db = new Database(file)
-  let j = new SqliteJournal(db)
+  let store = new Store({ file })
+  let j = new SqliteJournal(store.db)
   j.recordOff({ switch: 'rack', port: 'Gi1/0/3', machine: 'pi-03', reason: 'cycle', since: 1000 }, 'gigabitethernet1/0/3')
   j.recordOff({ switch: 'rack', port: 'GigabitEthernet1/0/3', machine: 'pi-03', reason: 'off', since: 2000 }, 'gigabitethernet1/0/3')
   j.recordOff({ switch: 'rack', port: 'Gi1/0/4', reason: 'cycle', since: 3000 }, 'gigabitethernet1/0/4')
-  db.close()
-  db = new Database(file)
-  j = new SqliteJournal(db)
+  store.close()
+  store = new Store({ file })
+  j = new SqliteJournal(store.db)
   t.same(j.list(), [
     { switch: 'rack', port: 'GigabitEthernet1/0/3', machine: 'pi-03', reason: 'off', since: 2000 },
     { switch: 'rack', port: 'Gi1/0/4', reason: 'cycle', since: 3000 },
   ])
   j.clear('rack', 'gigabitethernet1/0/3')
   t.equal(j.list().length, 1)
-  db.close()
+  store.close()
 })
 
 t.test('the journal entry exists before the off command is sent', async (t) => {
@@ -85,9 +85,9 @@ t.test('kill -9 mid-cycle: the port is off; the next start turns it back on and 
   t.equal(child.signalCode, 'SIGKILL')
   t.equal(sim.port_('Gi1/0/3').admin, 'off', 'the interrupted cycle left the port off')
 
-  const db = new Database(file)
-  t.teardown(() => db.close())
-  const journal = new SqliteJournal(db)
+  const store = new Store({ file })
+  t.teardown(() => store.close())
+  const journal = new SqliteJournal(store.db)
   t.match(journal.list(), [{ switch: 'rack', port: 'Gi1/0/3', machine: 'pi-03', reason: 'cycle' }])
   const svc = new PowerService({
     config: { switches: { rack: ciscoSwitch(sim) }, machines: { 'pi-03': { power: { switch: 'rack', port: 'Gi1/0/3' } } } },

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Store, storeFile } from '../../src/store/store.js'
 import { MIGRATIONS } from '../../src/store/migrations.js'
+import { SqliteJournal } from '../../src/power/journal.js'
 
 function tmp(t: { teardown(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'bootlab-store-'))
@@ -16,15 +17,35 @@ t.test('migrations: applied once, numbered, newer schema refused', async (t) => 
   const dir = tmp(t)
   let s = new Store({ file: storeFile(dir) })
   t.equal(s.db.pragma('journal_mode', { simple: true }), 'wal')
-  t.same(s.db.prepare('SELECT version FROM schema_migrations').all(), [{ version: 1 }])
+  const versions = MIGRATIONS.map((m) => ({ version: m.version }))
+  t.same(s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), versions)
   s.ensureMachine('02:00:00:00:00:01', { name: 'a', state: 'ready' })
   s.close()
-  const extra = [...MIGRATIONS, { version: 2, name: 'notes', sql: 'ALTER TABLE machines ADD COLUMN notes TEXT' }]
+  const next = MIGRATIONS.at(-1)!.version + 1
+  const extra = [...MIGRATIONS, { version: next, name: 'notes', sql: 'ALTER TABLE machines ADD COLUMN notes TEXT' }]
   s = new Store({ file: storeFile(dir), migrations: extra })
-  t.same(s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [{ version: 1 }, { version: 2 }])
+  t.same(s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [...versions, { version: next }])
   t.equal(s.machine('02:00:00:00:00:01')!.name, 'a', 'data kept')
   s.close()
-  t.throws(() => new Store({ file: storeFile(dir) }), /schema version 2 is newer/)
+  t.throws(() => new Store({ file: storeFile(dir) }), new RegExp(`schema version ${next} is newer`))
+})
+
+t.test('migration 2: the power journal table, also where the journal already created it', async (t) => {
+  const fresh = new Store({ file: ':memory:' })
+  t.teardown(() => fresh.close())
+  new SqliteJournal(fresh.db).recordOff({ switch: 'rack', port: 'Gi1/0/3', reason: 'cycle', since: 1 }, 'gigabitethernet1/0/3')
+  t.equal(new SqliteJournal(fresh.db).list().length, 1, 'a new database has the table')
+
+  // a database of a bootlab from before migration 2: schema version 1, and the table the journal made itself
+  const dir = tmp(t)
+  const old = new Store({ file: storeFile(dir), migrations: MIGRATIONS.filter((m) => m.version === 1) })
+  old.db.exec(MIGRATIONS.find((m) => m.version === 2)!.sql.replace('IF NOT EXISTS ', ''))
+  old.db.prepare("INSERT INTO power_ports_off (switch, port_key, port, machine, reason, since) VALUES ('rack', 'gigabitethernet1/0/7', 'Gi1/0/7', 'pi-07', 'off', 5)").run()
+  old.close()
+  const s = new Store({ file: storeFile(dir) })
+  t.teardown(() => s.close())
+  t.same(s.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), MIGRATIONS.map((m) => ({ version: m.version })), 'migrated')
+  t.same(new SqliteJournal(s.db).list(), [{ switch: 'rack', port: 'Gi1/0/7', machine: 'pi-07', reason: 'off', since: 5 }], 'the rows left by the old journal are kept')
 })
 
 t.test('deployments: a new one supersedes the old one and kills its tokens', async (t) => {

@@ -3,7 +3,8 @@
 // a switch reload restores PoE from startup-config, which is the safe direction.
 import type { Logger } from '../../log.js'
 import { PowerError, type CiscoIosSwitch, type DriverResult, type PortStatus, type PowerDriver } from '../types.js'
-import { canonicalInterface, findIosError, parsePowerInline, rowToStatus } from './ios-parse.js'
+import { canonicalPort } from '../../net/switch-port.js'
+import { findIosError, parsePowerInline, rowToStatus } from './ios-parse.js'
 import { IosShell } from './ios-shell.js'
 
 export class CiscoIosDriver implements PowerDriver {
@@ -18,7 +19,7 @@ export class CiscoIosDriver implements PowerDriver {
   }
 
   canonicalPort(port: string): string {
-    return canonicalInterface(port)
+    return canonicalPort(port)
   }
 
   on(port: string): Promise<DriverResult> {

@@ -1,37 +1,7 @@
-// Cisco IOS text: interface names and the `show power inline` table (IOS 12.2, 15.x, IOS XE).
+// Cisco IOS text: the `show power inline` table (IOS 12.2, 15.x, IOS XE) and error lines.
+// Interface names are parsed by src/net/switch-port.ts.
+import { canonicalPort } from '../../net/switch-port.js'
 import type { PortStatus, PowerState } from '../types.js'
-
-/** Long interface type names and the abbreviation IOS prints in `show power inline`. */
-const IFACE_TYPES: ReadonlyArray<readonly [string, string]> = [
-  ['GigabitEthernet', 'Gi'],
-  ['FastEthernet', 'Fa'],
-  ['TenGigabitEthernet', 'Te'],
-  ['TwoGigabitEthernet', 'Tw'],
-  ['FiveGigabitEthernet', 'Fi'],
-  ['TwentyFiveGigE', 'Twe'],
-  ['Ethernet', 'Et'],
-]
-
-function splitName(name: string): { type: readonly [string, string] | undefined; prefix: string; rest: string } {
-  const m = /^([A-Za-z-]+)\s*(.*)$/.exec(name.trim())
-  if (!m) return { type: undefined, prefix: '', rest: name.trim() }
-  const prefix = m[1]!.toLowerCase()
-  const type = IFACE_TYPES.find(([, abbr]) => abbr.toLowerCase() === prefix)
-    ?? IFACE_TYPES.find(([full]) => full.toLowerCase().startsWith(prefix))
-  return { type, prefix, rest: m[2]!.replace(/\s+/g, '') }
-}
-
-/** "Gi1/0/3", "gi 1/0/3" and "GigabitEthernet1/0/3" all give "gigabitethernet1/0/3". */
-export function canonicalInterface(name: string): string {
-  const { type, prefix, rest } = splitName(name)
-  return (type ? type[0].toLowerCase() : prefix) + rest
-}
-
-/** The abbreviated form IOS prints in tables: "GigabitEthernet1/0/3" → "Gi1/0/3". */
-export function shortInterface(name: string): string {
-  const { type, prefix, rest } = splitName(name)
-  return (type ? type[1] : prefix) + rest
-}
 
 export interface PowerInlineRow {
   iface: string
@@ -47,11 +17,11 @@ const ADMIN_WORDS = new Set(['auto', 'static', 'off', 'never', 'consumption'])
  * missing. Rows of other tables that start with the same interface (AdminPowerMax …) are skipped.
  */
 export function parsePowerInline(output: string, iface: string): PowerInlineRow | null {
-  const want = canonicalInterface(iface)
+  const want = canonicalPort(iface)
   for (const line of output.split(/\r?\n/)) {
     const tokens = line.trim().split(/\s+/)
     if (tokens.length < 3) continue
-    if (canonicalInterface(tokens[0]!) !== want) continue
+    if (canonicalPort(tokens[0]!) !== want) continue
     const admin = tokens[1]!.toLowerCase()
     if (!ADMIN_WORDS.has(admin)) continue
     return { iface: tokens[0]!, admin, oper: tokens[2]!.toLowerCase() }

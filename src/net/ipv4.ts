@@ -1,4 +1,5 @@
-// IPv4 address helpers: dotted strings ⇄ 32-bit unsigned integers, subnets.
+// IPv4 address helpers: dotted strings ⇄ 32-bit unsigned integers, subnets, and the IPv4-mapped
+// IPv6 form Node reports for IPv4 peers on dual-stack sockets.
 
 export function ipToInt(ip: string): number {
   const parts = ip.split('.')
@@ -11,6 +12,22 @@ export function ipToInt(ip: string): number {
     n = n * 256 + v
   }
   return n >>> 0
+}
+
+/** ipToInt, or null for anything that is not a dotted IPv4 address. */
+export function parseIPv4(ip: string): number | null {
+  try { return ipToInt(ip) } catch { return null }
+}
+
+/** A canonical dotted IPv4 address: four decimal octets 0–255 without leading zeros (as written in config). */
+export function isIPv4(s: string): boolean {
+  const parts = s.split('.')
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255 && String(Number(p)) === p)
+}
+
+/** "::ffff:10.0.0.5" → "10.0.0.5"; any other address unchanged. */
+export function stripV4Mapped(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address
 }
 
 export function intToIp(n: number): string {
