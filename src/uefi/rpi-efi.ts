@@ -31,15 +31,17 @@ export function sha256Hex(b: Buffer): string {
 }
 
 /**
- * Generated images, bounded in count (least recently used dropped first): keyed by the stock
- * image's hash and the settings, so machines with equal settings share one image and a new
- * firmware version gets new images.
+ * Generated images, bounded in count and bytes (least recently used dropped first): keyed by the
+ * stock image's hash and the settings, so machines with equal settings share one image and a new
+ * firmware version gets new images. (RPI_EFI.fd is 1.9 MiB: the defaults hold 16 images.)
  */
 export class RpiEfiCache {
   private readonly entries = new Map<string, GeneratedFirmware>()
+  private bytes = 0
 
-  constructor(readonly maxEntries = 16) {
+  constructor(readonly maxEntries = 16, readonly maxBytes = 64 * 1024 * 1024) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer')
+    if (!(maxBytes > 0)) throw new RangeError('maxBytes must be positive')
   }
 
   get size(): number {
@@ -67,13 +69,21 @@ export class RpiEfiCache {
     const out: GeneratedFirmware = r.changed
       ? { bytes: r.image, sha256: sha256Hex(r.image), patched: true, settings: lines }
       : { bytes: stock.bytes, sha256: stock.sha256, patched: false, settings: lines }
+    // an image larger than the whole budget is served but not kept
+    if (out.bytes.length > this.maxBytes) return out
     this.entries.set(key, out)
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!)
+    this.bytes += out.bytes.length
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const [oldest, entry] = this.entries.entries().next().value!
+      this.entries.delete(oldest)
+      this.bytes -= entry.bytes.length
+    }
     return out
   }
 
   clear(): void {
     this.entries.clear()
+    this.bytes = 0
   }
 }
 

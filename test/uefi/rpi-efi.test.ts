@@ -61,6 +61,12 @@ t.test('cache: keyed by firmware hash and settings, bounded', async (t) => {
   t.equal(cache.size, 2, 'bounded')
   t.not(cache.generate(stock, { system_table: 'both' }).bytes, a1.bytes, 'the least recently used entry was dropped and rebuilt')
   t.ok(cache.generate(stock, { system_table: 'both' }).bytes.equals(a1.bytes), 'rebuilt identically (deterministic)')
+  const small = new RpiEfiCache(16, stockBytes.length * 2.5)
+  for (const mode of ['acpi', 'both', 'devicetree'] as const) small.generate(stock, { system_table: mode })
+  t.equal(small.size, 2, 'bounded in bytes too')
+  const tiny = new RpiEfiCache(16, 1024)
+  t.ok(tiny.generate(stock, { system_table: 'both' }).patched, 'an image larger than the budget is still generated')
+  t.equal(tiny.size, 0, 'but not kept')
 })
 
 t.test('settings edits: fixed order, vars deletes, malformed vars refused', async (t) => {
