@@ -1,6 +1,6 @@
 // EDK2 itself accepts a variable store bootlab wrote: an arm64 QEMU guest (TCG, AAVMF) boots with
 // a copy of Debian's AAVMF_VARS.ms.fd that bootlab patched — pftf's settings under pftf's GUID,
-// Timeout replaced, an expert variable added, PK deleted (so Secure Boot is off and the firmware
+// Timeout replaced, an expert variable added, PK deleted, after a reclaim (so Secure Boot is off and the firmware
 // runs the unsigned kernel) — and the guest's Linux reads the variables back from efivarfs and
 // prints them on the serial console. Then the store the firmware wrote back is read again by
 // bootlab. No network: the firmware boots the kernel given with -kernel (fw_cfg), -nic none.
@@ -62,7 +62,15 @@ t.test('AAVMF boots a bootlab-patched store and Linux reads the variables', { sk
   writeFileSync(initrd, Buffer.concat([readFileSync(image.initrd), initramfs(extra)]))
 
   const stock = readFileSync(VARS_MS)
-  const patched = editVariables(stock, [
+  // first churn one big variable until the store had to be reclaimed, so the firmware also gets
+  // a store compacted by bootlab (the NvData volume is the first 0xc0000 bytes of the 64 MiB file)
+  const nv = readVariableStore(stock).volume.length
+  const churn = editVariables(stock.subarray(0, nv), [
+    ...Array.from({ length: 48 }, (_, i) => ({ op: 'set' as const, guid: PROBE_GUID, name: 'BootlabChurn', data: Buffer.alloc(7000, i) })),
+    { op: 'delete', guid: PROBE_GUID, name: 'BootlabChurn' },
+  ])
+  t.ok(churn.reclaimed, 'the store was reclaimed by bootlab before the boot')
+  const patched = editVariables(Buffer.concat([churn.image, stock.subarray(nv)]), [
     ...settingsEdits({ ram_limit_3gb: false, system_table: 'devicetree', boot_timeout: 3, vars: { [`${PROBE_GUID}:BootlabProbe`]: 'deadbeef' } }),
     { op: 'delete', guid: GLOBAL, name: 'PK' },
   ])
