@@ -11,4 +11,6 @@ export const EXIT = {
   REMOTE: 4,
   /** a power action (on, off, cycle) failed */
   POWER: 5,
+  /** a firmware image could not be read, or an edit of its UEFI variables was refused (uefi-vars) */
+  FIRMWARE: 6,
 } as const

@@ -10,6 +10,7 @@ import { statusCommand } from './status.js'
 import { assignCommand } from './assign.js'
 import { powerCommand } from './power.js'
 import { demoCommand } from './demo.js'
+import { uefiVarsCommand } from './uefi-vars.js'
 
 export function program(): Command {
   const p = new Command('bootlab')
@@ -24,6 +25,7 @@ export function program(): Command {
   p.addCommand(assignCommand())
   p.addCommand(powerCommand())
   p.addCommand(demoCommand())
+  p.addCommand(uefiVarsCommand())
   // commands added with addCommand do not inherit exitOverride: usage errors must exit 2 everywhere
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override) }
   override(p)

@@ -4,6 +4,7 @@
 import { z } from 'zod'
 import { isIPv4 } from '../net/ipv4.js'
 import { normaliseMac, normaliseSerial, parseDuration } from './names.js'
+import { uefiSettingsSchema } from '../uefi/schema.js'
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 192.168.1.10' })
 const port = z.number().int().min(1).max(65535)
@@ -174,6 +175,8 @@ export const machineSchema = z.strictObject({
     }).optional(),
   }).optional(),
   vars: z.record(z.string(), z.string()).default({}),
+  /** pftf UEFI settings written into this machine's own RPI_EFI.fd (docs/uefi.md) */
+  uefi: uefiSettingsSchema.optional(),
 })
 
 export const rawConfigSchema = z.strictObject({

@@ -243,3 +243,42 @@ export async function grubArm64(opts: ArtefactOptions = {}): Promise<GrubArm64> 
     }
   })
 }
+
+/**
+ * More modules of the guest kernel guestImage() uses (same linux-image package), with their
+ * dependencies, in load order: absolute paths of cached .ko files, for tests whose guest needs
+ * something beyond the NIC (e.g. efivarfs). `paths` are the package paths to unpack (tar globs
+ * such as './lib/modules/*\/kernel/fs/efivarfs/*'); modules built into the kernel are left out.
+ */
+export async function guestModules(arch: GuestArch, wanted: string[], paths: string[], opts: ArtefactOptions = {}): Promise<string[]> {
+  const cacheDir = opts.cacheDir ?? defaultCacheDir()
+  const debArch = DEBIAN_ARCH[arch]
+  return await withCacheLock(cacheDir, async () => {
+    const { kernel, versions } = await resolvePackages(debArch, [], opts.log)
+    const kpkg = kernel!
+    const kver = versions.get(kpkg)!
+    const key = createHash('sha256').update(JSON.stringify([LAYOUT, kpkg, kver, wanted, paths])).digest('hex').slice(0, 16)
+    const dir = join(cacheDir, `${arch}-modules`, key)
+    const manifestFile = join(dir, 'modules.json')
+    if (existsSync(manifestFile)) return JSON.parse(readFileSync(manifestFile, 'utf8')) as string[]
+    const work = mkdtempSync(join(cacheDir, `.build-${arch}-modules-`))
+    try {
+      await fetchAndUnpack(cacheDir, kpkg, debArch, kver, join(work, 'kernel'), ['./lib/modules/*/modules.builtin', ...paths])
+      const modulesRoot = join(work, 'kernel', 'lib', 'modules', kpkg.replace(/^linux-image-/, ''))
+      const out = join(work, 'out')
+      mkdirSync(out)
+      const files = resolveModules(modulesRoot, wanted).map((m) => {
+        const base = m.replace(/^.*\//, '')
+        cpSync(join(modulesRoot, m), join(out, base))
+        return join(dir, base)
+      })
+      writeFileSync(join(out, 'modules.json'), JSON.stringify(files, null, 2))
+      mkdirSync(join(cacheDir, `${arch}-modules`), { recursive: true })
+      rmSync(dir, { recursive: true, force: true })
+      renameSync(out, dir)
+      return files
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+  })
+}
