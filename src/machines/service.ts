@@ -1,12 +1,14 @@
-// The machine side of bootlab as one service: store + lifecycle + boot script rendering.
-// The composition root creates it once, forwards DHCP/TFTP/config events to `lifecycle`, and hands it
-// to the HTTP routes (src/http/routes.ts) and to the TFTP resolver (`bootScripts` for grub.cfg).
+// The machine side of bootlab as one service: store + booter + lifecycle (fed through the
+// observation queue) + boot script rendering. The composition root creates it once, forwards DHCP,
+// TFTP, power and config events to it, and hands it to the HTTP routes (src/http/routes.ts).
 import type { Logger } from '../log.js'
 import { Renderer } from '../boot/render.js'
 import type { Config } from '../boot/types.js'
 import { openStore, type Store } from '../store/store.js'
 import { BootScripts } from './boot-scripts.js'
+import { Booter } from './booter.js'
 import { Lifecycle } from './lifecycle.js'
+import { ObservationQueue, queuedRecorder, type ObservationStats, type Recorder } from './observations.js'
 
 export interface MachineServiceOptions {
   getConfig: () => Config
@@ -15,13 +17,22 @@ export interface MachineServiceOptions {
   baseUrl: () => string
   /** defaults to the config's server.state_dir at start */
   stateDir?: string
+  /** the booter the protocols already ask (the composition root makes it before the store opens) */
+  booter?: Booter
+  /** most observations waiting to be recorded */
+  queueCap?: number
 }
 
 export interface MachineService {
   readonly store: Store
+  readonly booter: Booter
   readonly lifecycle: Lifecycle
+  /** lifecycle inputs through the bounded queue: protocol handlers and routes call these */
+  readonly record: Recorder
   readonly renderer: Renderer
   readonly bootScripts: BootScripts
+  /** for /metrics: machines per state, the observation queue, store write errors */
+  stats(): { state: Record<string, number>; observations: ObservationStats; store_write_errors: number; store_degraded: number }
   stop(): void
 }
 
@@ -29,16 +40,36 @@ export interface MachineService {
 export function startMachineService(opts: MachineServiceOptions): MachineService {
   const store = openStore(opts.stateDir ?? opts.getConfig().server.state_dir)
   const log = opts.log.child({ module: 'machines' })
-  const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log })
-  lifecycle.start()
   const renderer = new Renderer()
-  const bootScripts = new BootScripts({ lifecycle, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
+  const late: { bootScripts?: BootScripts } = {}
+  const booter = opts.booter ?? new Booter({
+    getConfig: opts.getConfig,
+    store: () => store,
+    grubCfg: () => late.bootScripts ? (ctx) => late.bootScripts!.tftpGrubCfg(ctx) : undefined,
+    onStoreError: (err) => store.health.failed(err),
+  })
+  const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log, booter })
+  lifecycle.start()
+  const queue = new ObservationQueue({ log, ...(opts.queueCap ? { cap: opts.queueCap } : {}) })
+  const record = queuedRecorder(queue, lifecycle)
+  const bootScripts = new BootScripts({ booter, lifecycle, record, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
+  late.bootScripts = bootScripts
   return {
     store,
+    booter,
     lifecycle,
+    record,
     renderer,
     bootScripts,
+    stats: () => {
+      const state: Record<string, number> = {}
+      try {
+        for (const m of store.machines()) state[m.state] = (state[m.state] ?? 0) + 1
+      } catch { /* a failing store still answers /metrics */ }
+      return { state, observations: queue.stats(), store_write_errors: store.health.errors, store_degraded: store.health.degraded ? 1 : 0 }
+    },
     stop: () => {
+      queue.stop()
       lifecycle.bus.removeAllListeners()
       store.close()
     },

@@ -97,7 +97,7 @@ t.test('unknown: ignore records nothing', async (t) => {
   const { lc } = setup(t, cfg)
   lc.onDhcp({ mac: '02:00:00:00:00:99', kind: 'discover' })
   t.equal(lc.get('02:00:00:00:00:99'), undefined)
-  t.same(lc.bootTarget({ mac: '02:00:00:00:00:99' }), { kind: 'ignored' })
+  t.same(lc.booter.bootTarget({ mac: '02:00:00:00:00:99' }), { kind: 'ignored' })
 })
 
 t.test('event pruning keeps the newest', async (t) => {

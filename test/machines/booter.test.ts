@@ -1,4 +1,4 @@
-// The composition root's DHCP policy and Pi config.txt, fed real packets (research vectors).
+// The booter's DHCP policy and Pi config.txt, fed real packets (research vectors).
 import t from 'tap'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -7,7 +7,7 @@ import { classify } from '../../src/dhcp/classify.js'
 import { decodePacket } from '../../src/dhcp/packet.js'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
-import { createDhcpPolicy } from '../../src/adapters/dhcp-policy.js'
+import { Booter } from '../../src/machines/booter.js'
 import { renderRpiConfig, PFTF_CONFIG_TXT } from '../../src/boot/rpi-config.js'
 import { vector } from '../dhcp/helpers.js'
 
@@ -23,6 +23,9 @@ function config(unknown: 'ignore' | 'discover', firmware: string): Config {
   if (!r.ok) throw new Error(JSON.stringify(r.errors))
   return r.config
 }
+
+const createDhcpPolicy = (o: { getConfig: () => Config; serverAddress: string; httpPort: number }) =>
+  new Booter({ getConfig: o.getConfig, store: () => undefined }).dhcpPolicy({ serverAddress: o.serverAddress, httpPort: o.httpPort })
 
 const piDiscover = () => classify(decodePacket(vector('pi4-eeprom-discover')))
 const uefiArm64 = () => classify(decodePacket(vector('rpi4-edk2-uefi-pxe-discover')))
