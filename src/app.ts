@@ -201,9 +201,13 @@ function wireMachines(w: Wiring, set: (m: MachineService | undefined) => void, o
     stop: async () => { w.machines()?.stop() },
   })
   w.stats.machines = () => w.machines()?.stats() ?? {}
+  w.stats.store = () => {
+    const h = w.machines()?.store.health
+    return h ? { write_errors: h.errors, degraded: h.degraded ? 1 : 0 } : {}
+  }
   w.app.healthParts.push(() => {
     const m = w.machines()
-    return m ? { store: m.store.health.report(), observations: m.stats().observations } : {}
+    return m ? { store: m.store.health.report(), observations: m.observations() } : {}
   })
 }
 

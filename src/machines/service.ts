@@ -31,8 +31,10 @@ export interface MachineService {
   readonly record: Recorder
   readonly renderer: Renderer
   readonly bootScripts: BootScripts
-  /** for /metrics: machines per state, the observation queue, store write errors */
-  stats(): { state: Record<string, number>; observations: ObservationStats; store_write_errors: number; store_degraded: number }
+  /** for /metrics: machines per state, the observation queue */
+  stats(): { state: Record<string, number> } & { [K in keyof ObservationStats as `observations_${K}`]: number }
+  /** the observation queue, for /healthz */
+  observations(): ObservationStats
   stop(): void
 }
 
@@ -66,8 +68,11 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
       try {
         for (const m of store.machines()) state[m.state] = (state[m.state] ?? 0) + 1
       } catch { /* a failing store still answers /metrics */ }
-      return { state, observations: queue.stats(), store_write_errors: store.health.errors, store_degraded: store.health.degraded ? 1 : 0 }
+      const q = queue.stats()
+      // flat fields become one metric each (bootlab_machines_observations_failed …)
+      return { state, observations_queued: q.queued, observations_processed: q.processed, observations_failed: q.failed, observations_dropped: q.dropped }
     },
+    observations: () => queue.stats(),
     stop: () => {
       queue.stop()
       lifecycle.bus.removeAllListeners()
