@@ -131,7 +131,7 @@ export class Lifecycle {
 
   onTftp(o: TftpObservation): void {
     const prefix = /^\/?([0-9a-f]{8})\//.exec(o.file)?.[1]
-    this.getConfig()
+    this.getConfig() // reconcile first if the config object changed
     const row = this.store.machineByIp(o.clientIp) ?? (prefix ? this.booter.row({ serial: prefix }) : undefined)
     if (!row) return
     const mac = row.mac
@@ -304,7 +304,7 @@ export class Lifecycle {
 
   /** The row for a MAC seen on the wire: configured machines always, unknown ones under `discover`. */
   private rowForMac(mac: string, arch?: Arch): MachineRow | undefined {
-    this.getConfig()
+    this.getConfig() // reconcile first if the config object changed
     const mc = this.booter.configured({ mac })
     if (mc) return this.tx(() => this.store.ensureMachine(mac, { name: mc.name, state: mc.profile ? 'assigned' : 'ready' }))
     if (!this.booter.answersUnknown()) return undefined
