@@ -22,7 +22,12 @@ export interface LifecycleDeps {
   log: Logger
   /** the boot decisions (unknown rule, machine lookup, next profile); one over the same config and store by default */
   booter?: Booter
+  /** most unconfigured machines recorded (default DISCOVERED_MAX) */
+  discoveredMax?: number
 }
+
+/** Unconfigured machines kept: beyond this a new MAC is not recorded, so a MAC flood cannot grow the table. */
+export const DISCOVERED_MAX = 1024
 
 /** events kept in the store (older ones are pruned at start) */
 const EVENTS_KEPT = 200_000
@@ -32,6 +37,9 @@ const NETBOOT_FROM: ReadonlySet<MachineState> = new Set(['assigned', 'cycling', 
 export class Lifecycle {
   readonly bus = new MachineBus()
   readonly booter: Booter
+  /** new unknown MACs not recorded because DISCOVERED_MAX unconfigured machines are already known */
+  discoveredRefused = 0
+  private readonly discoveredMax: number
   private readonly store: Store
   private readonly readConfig: () => Config
   private readonly log: Logger
@@ -42,6 +50,7 @@ export class Lifecycle {
     this.store = deps.store
     this.readConfig = deps.getConfig
     this.log = deps.log
+    this.discoveredMax = deps.discoveredMax ?? DISCOVERED_MAX
     this.booter = deps.booter ?? new Booter({ getConfig: () => this.getConfig(), store: () => this.store })
   }
 
@@ -310,6 +319,10 @@ export class Lifecycle {
     if (!this.booter.answersUnknown()) return undefined
     const existing = this.store.machine(mac)
     if (existing) return existing
+    if (this.store.countUnnamed() >= this.discoveredMax) {
+      if (this.discoveredRefused++ === 0) this.log.warn({ max: this.discoveredMax }, 'too many unconfigured machines: new ones are not recorded (name them in the config, or remove old ones)')
+      return undefined
+    }
     const row = this.tx(() => {
       const r = this.store.ensureMachine(mac, { name: null, state: 'discovered' })
       if (arch) this.store.observe(mac, { arch })

@@ -32,7 +32,7 @@ export interface MachineService {
   readonly renderer: Renderer
   readonly bootScripts: BootScripts
   /** for /metrics: machines per state, the observation queue */
-  stats(): { state: Record<string, number> } & { [K in keyof ObservationStats as `observations_${K}`]: number }
+  stats(): { state: Record<string, number>; discovered_refused: number } & { [K in keyof ObservationStats as `observations_${K}`]: number }
   /** the observation queue, for /healthz */
   observations(): ObservationStats
   stop(): void
@@ -70,7 +70,7 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
       } catch { /* a failing store still answers /metrics */ }
       const q = queue.stats()
       // flat fields become one metric each (bootlab_machines_observations_failed …)
-      return { state, observations_queued: q.queued, observations_processed: q.processed, observations_failed: q.failed, observations_dropped: q.dropped }
+      return { state, discovered_refused: lifecycle.discoveredRefused, observations_queued: q.queued, observations_processed: q.processed, observations_failed: q.failed, observations_dropped: q.dropped }
     },
     observations: () => queue.stats(),
     stop: () => {

@@ -156,6 +156,11 @@ export class Store {
     return this.db.prepare('SELECT * FROM machines WHERE serial = ? ORDER BY last_seen DESC LIMIT 1').get(serial) as MachineRow | undefined
   }
 
+  /** machines not (or no longer) in the config */
+  countUnnamed(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM machines WHERE name IS NULL').get() as { n: number }).n
+  }
+
   machines(): MachineRow[] {
     return this.db.prepare('SELECT * FROM machines ORDER BY name IS NULL, name, mac').all() as MachineRow[]
   }
