@@ -11,12 +11,11 @@ import { createMetricsRouter, type StatsSource } from './http/metrics.js'
 import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
 import { TftpServer, LayeredResolver } from './tftp/index.js'
 import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
-import { Booter } from './machines/booter.js'
-import type { Store } from './store/store.js'
+import type { Booter } from './machines/booter.js'
 import { PowerService } from './power/service.js'
 import { SqliteJournal } from './power/journal.js'
 import { powerApi } from './power/api.js'
-import { startMachineService, baseUrlFrom, type MachineService } from './machines/service.js'
+import { startMachineService, baseUrlFrom, booterFor, type MachineService } from './machines/service.js'
 import { createYamlAssigner } from './machines/yaml-assign.js'
 import { dhcpObservation, tftpObservation, POWER_EVENT_TYPES, type PowerObservation } from './machines/inputs.js'
 import { version } from './version.js'
@@ -31,8 +30,6 @@ export interface AppOptions {
   configFile: string
   overrides?: ConfigOverrides
   logger: Logger
-  /** test seam: sees the store once it is open (e.g. to make its writes fail) */
-  onStore?: (store: Store) => void
 }
 
 export class ConfigInvalidError extends Error {
@@ -147,14 +144,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await mkdir(cfg.server.state_dir, { recursive: true })
   const getConfig = liveConfig(source, cfg)
   let machines: MachineService | undefined
-  const booter = new Booter({
-    getConfig,
-    store: () => machines?.store,
-    grubCfg: () => machines ? (ctx) => machines!.bootScripts.tftpGrubCfg(ctx) : undefined,
-    onStoreError: (err) => machines?.store.health.failed(err),
-  })
+  const booter = booterFor(getConfig, () => machines)
   const w: Wiring = { app, logger: opts.logger, cfg, getConfig, address, baseUrl: () => baseUrlFrom(cfg, address), booter, machines: () => machines, stats: {} }
-  wireMachines(w, (m) => { machines = m }, opts)
+  wireMachines(w, (m) => { machines = m })
   const power = wirePower(w)
   wireConfigEvents(w, source, power)
   wireDhcp(w)
@@ -190,13 +182,11 @@ function liveConfig(source: ConfigSource, cfg: Config): () => Config {
 }
 
 /** machines: store + lifecycle + boot scripts (first to start, last to stop) */
-function wireMachines(w: Wiring, set: (m: MachineService | undefined) => void, opts: AppOptions): void {
+function wireMachines(w: Wiring, set: (m: MachineService | undefined) => void): void {
   w.app.services.push({
     name: 'machines',
     start: async () => {
-      const m = startMachineService({ getConfig: w.getConfig, log: w.logger, baseUrl: w.baseUrl, booter: w.booter })
-      opts.onStore?.(m.store)
-      set(m)
+      set(startMachineService({ getConfig: w.getConfig, log: w.logger, baseUrl: w.baseUrl, booter: w.booter }))
     },
     stop: async () => { w.machines()?.stop() },
   })

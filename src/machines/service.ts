@@ -38,18 +38,29 @@ export interface MachineService {
   stop(): void
 }
 
+/**
+ * The booter over a machine service that may not be started yet (the protocols are wired before
+ * the store opens): until then it answers from the config alone.
+ */
+export function booterFor(getConfig: () => Config, service: () => Pick<MachineService, 'store' | 'bootScripts'> | undefined): Booter {
+  return new Booter({
+    getConfig,
+    store: () => service()?.store,
+    grubCfg: () => {
+      const s = service()
+      return s ? (ctx) => s.bootScripts.tftpGrubCfg(ctx) : undefined
+    },
+    onStoreError: (err) => service()?.store.health.failed(err),
+  })
+}
+
 /** Opens the store (migrating it) and reconciles it with the config. */
 export function startMachineService(opts: MachineServiceOptions): MachineService {
   const store = openStore(opts.stateDir ?? opts.getConfig().server.state_dir)
   const log = opts.log.child({ module: 'machines' })
   const renderer = new Renderer()
   const late: { bootScripts?: BootScripts } = {}
-  const booter = opts.booter ?? new Booter({
-    getConfig: opts.getConfig,
-    store: () => store,
-    grubCfg: () => late.bootScripts ? (ctx) => late.bootScripts!.tftpGrubCfg(ctx) : undefined,
-    onStoreError: (err) => store.health.failed(err),
-  })
+  const booter = opts.booter ?? booterFor(opts.getConfig, () => late.bootScripts ? { store, bootScripts: late.bootScripts } : undefined)
   const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log, booter })
   lifecycle.start()
   const queue = new ObservationQueue({ log, ...(opts.queueCap ? { cap: opts.queueCap } : {}) })
