@@ -1,6 +1,5 @@
 // Composition root: config → services. The only place that wires modules together.
 import { mkdir, readFile } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from './log.js'
 import { ConfigSource } from './config/watch.js'
@@ -10,15 +9,13 @@ import { HttpService } from './http/server.js'
 import { createHttpRoutes } from './http/routes.js'
 import { createMetricsRouter, type StatsSource } from './http/metrics.js'
 import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
-import { TftpServer, LayeredResolver, type RequestContext } from './tftp/index.js'
-import { renderRpiConfig } from './boot/rpi-config.js'
-import { machineIndex } from './adapters/machine-index.js'
+import { TftpServer, LayeredResolver } from './tftp/index.js'
 import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
-import { createDhcpPolicy } from './adapters/dhcp-policy.js'
+import type { Booter } from './machines/booter.js'
 import { PowerService } from './power/service.js'
 import { SqliteJournal } from './power/journal.js'
 import { powerApi } from './power/api.js'
-import { startMachineService, baseUrlFrom, type MachineService } from './machines/service.js'
+import { startMachineService, baseUrlFrom, booterFor, type MachineService } from './machines/service.js'
 import { createYamlAssigner } from './machines/yaml-assign.js'
 import { dhcpObservation, tftpObservation, POWER_EVENT_TYPES, type PowerObservation } from './machines/inputs.js'
 import { version } from './version.js'
@@ -122,28 +119,59 @@ function dhcpPools(cfg: Config): PoolConfig[] {
   }]
 }
 
-/** machines per lifecycle state, for /metrics */
-function countStates(machines: MachineService | undefined): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const m of machines?.lifecycle.list() ?? []) out[m.state] = (out[m.state] ?? 0) + 1
-  return out
+/** What each wiring step needs: the app, the live config view, the one booter, the machine service. */
+interface Wiring {
+  app: App
+  logger: Logger
+  /** config at start (server settings apply at start) */
+  cfg: Config
+  /** the live config, with the start-time server section */
+  getConfig: () => Config
+  /** address clients are told */
+  address: string
+  baseUrl: () => string
+  booter: Booter
+  /** the machine service once started */
+  machines: () => MachineService | undefined
+  stats: Record<string, StatsSource>
 }
 
 export async function createApp(opts: AppOptions): Promise<App> {
-  const { logger } = opts
+  const source = await loadConfig(opts)
+  const app = new App(source, opts.logger)
+  const cfg = source.config
+  const address = serverAddress(cfg)
+  await mkdir(cfg.server.state_dir, { recursive: true })
+  const getConfig = liveConfig(source, cfg)
+  let machines: MachineService | undefined
+  const booter = booterFor(getConfig, () => machines)
+  const w: Wiring = { app, logger: opts.logger, cfg, getConfig, address, baseUrl: () => baseUrlFrom(cfg, address), booter, machines: () => machines, stats: {} }
+  wireMachines(w, (m) => { machines = m })
+  const power = wirePower(w)
+  wireConfigEvents(w, source, power)
+  wireDhcp(w)
+  wireTftp(w)
+  await wireHttp(w, source, power)
+  return app
+}
+
+async function loadConfig(opts: AppOptions): Promise<ConfigSource> {
   const text = await readFile(opts.configFile, 'utf8')
   const loaded = parseConfig(text, opts.configFile, { overrides: opts.overrides })
   if (!loaded.ok) throw new ConfigInvalidError(loaded.errors)
-  for (const w of loaded.warnings) logger.warn({ config: formatIssue(w) }, 'config warning')
-  const source = new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
-  const app = new App(source, logger)
-  const cfg = source.config
-  // server: settings apply at start (README: "take effect at the next restart"); machines,
-  // profiles and switches are live. One view object per config version, so identity-keyed
-  // caches (machine lookups, the lifecycle's reconcile) keep working.
+  for (const w of loaded.warnings) opts.logger.warn({ config: formatIssue(w) }, 'config warning')
+  return new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
+}
+
+/**
+ * server: settings apply at start (README: "take effect at the next restart"); machines, profiles
+ * and switches are live. One view object per config version, so identity-keyed caches (machine
+ * lookups, the lifecycle's reconcile) keep working.
+ */
+function liveConfig(source: ConfigSource, cfg: Config): () => Config {
   let seen: Config = cfg
   let view: Config = cfg
-  const getConfig = (): Config => {
+  return () => {
     const c = source.config
     if (c !== seen) {
       seen = c
@@ -151,127 +179,135 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
     return view
   }
-  const stats: Record<string, StatsSource> = {}
-  const address = serverAddress(cfg)
-  const baseUrl = (): string => baseUrlFrom(cfg, address)
-  await mkdir(cfg.server.state_dir, { recursive: true })
+}
 
-  // machines: store + lifecycle + boot scripts (first to start, last to stop)
-  let machines: MachineService | undefined
-  app.services.push({
+/** machines: store + lifecycle + boot scripts (first to start, last to stop) */
+function wireMachines(w: Wiring, set: (m: MachineService | undefined) => void): void {
+  w.app.services.push({
     name: 'machines',
-    start: async () => { machines = startMachineService({ getConfig, log: logger, baseUrl }) },
-    stop: async () => { machines?.stop() },
+    start: async () => {
+      set(startMachineService({ getConfig: w.getConfig, log: w.logger, baseUrl: w.baseUrl, booter: w.booter }))
+    },
+    stop: async () => { w.machines()?.stop() },
   })
-  const m = (): MachineService => {
-    if (!machines) throw new Error('machine service not started')
-    return machines
+  w.stats.machines = () => w.machines()?.stats() ?? {}
+  w.stats.store = () => {
+    const h = w.machines()?.store.health
+    return h ? { write_errors: h.errors, degraded: h.degraded ? 1 : 0 } : {}
   }
+  w.app.healthParts.push(() => {
+    const m = w.machines()
+    return m ? { store: m.store.health.report(), observations: m.observations() } : {}
+  })
+}
 
-  // power: journal in the same database. Ports left off by an interrupted cycle are turned back
-  // on in the background, so DHCP, TFTP and HTTP are already answering when such a Pi boots and a
-  // switch that cannot be reached does not hold bootlab up.
+/**
+ * power: journal in the same database. Ports left off by an interrupted cycle are turned back on in
+ * the background, so DHCP, TFTP and HTTP are already answering when such a Pi boots and a switch
+ * that cannot be reached does not hold bootlab up.
+ */
+function wirePower(w: Wiring): () => PowerService | undefined {
   let power: PowerService | undefined
-  app.services.push({
+  w.app.services.push({
     name: 'power',
     start: async () => {
-      power = new PowerService({ config: getConfig(), journal: new SqliteJournal(m().store.db), log: logger.child({ service: 'power' }) })
-      for (const type of POWER_EVENT_TYPES) power.events.on(type, (e: PowerObservation) => m().lifecycle.onPower(type, e))
+      const m = w.machines()
+      if (!m) throw new Error('machine service not started')
+      power = new PowerService({ config: w.getConfig(), journal: new SqliteJournal(m.store.db), log: w.logger.child({ service: 'power' }) })
+      for (const type of POWER_EVENT_TYPES) power.events.on(type, (e: PowerObservation) => w.machines()?.record.power(type, e))
       setImmediate(() => {
         power?.start().then((recovered) => {
-          if (recovered.length > 0) logger.warn({ recovered }, `turned ${recovered.length} port(s) back on that an interrupted power cycle had left off`)
-        }, (err: unknown) => logger.error({ err }, 'power recovery failed'))
+          if (recovered.length > 0) w.logger.warn({ recovered }, `turned ${recovered.length} port(s) back on that an interrupted power cycle had left off`)
+        }, (err: unknown) => w.logger.error({ err }, 'power recovery failed'))
       })
     },
     stop: async () => { await power?.stop() },
   })
+  return () => power
+}
 
+function wireConfigEvents(w: Wiring, source: ConfigSource, power: () => PowerService | undefined): void {
   source.on('applied', (_config, changes) => {
-    logger.info({ changes }, `config reloaded (${changes.length} change(s))`)
-    power?.updateConfig(getConfig())
+    w.logger.info({ changes }, `config reloaded (${changes.length} change(s))`)
+    power()?.updateConfig(w.getConfig())
     for (const c of changes) {
-      machines?.lifecycle.onConfigChange(c)
-      power?.onConfigChange(c)
+      try {
+        w.machines()?.lifecycle.onConfigChange(c)
+      } catch (err) {
+        w.logger.error({ err: (err as Error).message, change: c.type }, 'recording a config change failed (store error)')
+      }
+      power()?.onConfigChange(c)
     }
-    if (changes.some((c) => c.type === 'server.changed')) logger.warn('server settings changed: restart bootlab for them to take effect')
+    if (changes.some((c) => c.type === 'server.changed')) w.logger.warn('server settings changed: restart bootlab for them to take effect')
   })
   source.on('rejected', (errors) => {
-    for (const e of errors) logger.error({ config_error: e }, `config edit rejected, previous config keeps running: ${formatIssue(e)}`)
+    for (const e of errors) w.logger.error({ config_error: e }, `config edit rejected, previous config keeps running: ${formatIssue(e)}`)
   })
+}
 
-  // DHCP
+/** DHCP: the booter answers; observations go to the queue (never inside the emit). */
+function wireDhcp(w: Wiring): void {
+  const { cfg } = w
   const dhcpMode = cfg.server.dhcp.mode
-  if (dhcpMode !== 'off') {
-    if (!cfg.server.interface) throw new StartError(`server.dhcp.mode is ${dhcpMode}: set server.interface (where DHCP listens), or mode: off`)
-    const dhcp = new DhcpServer({
-      interface: cfg.server.interface,
-      serverAddress: address,
-      mode: dhcpMode,
-      policy: createDhcpPolicy({ getConfig, serverAddress: address, httpPort: cfg.server.http.port }),
-      pools: dhcpPools(cfg),
-      leaseStore: new JsonFileLeaseStore(join(cfg.server.state_dir, 'dhcp-leases.json')),
-      logger: logger.child({ service: 'dhcp' }),
+  if (dhcpMode === 'off') return
+  if (!cfg.server.interface) throw new StartError(`server.dhcp.mode is ${dhcpMode}: set server.interface (where DHCP listens), or mode: off`)
+  const dhcp = new DhcpServer({
+    interface: cfg.server.interface,
+    serverAddress: w.address,
+    mode: dhcpMode,
+    policy: w.booter.dhcpPolicy({ serverAddress: w.address, httpPort: cfg.server.http.port }),
+    pools: dhcpPools(cfg),
+    leaseStore: new JsonFileLeaseStore(join(cfg.server.state_dir, 'dhcp-leases.json')),
+    logger: w.logger.child({ service: 'dhcp' }),
+  })
+  for (const kind of ['discover', 'request', 'ack', 'release', 'decline', 'inform'] as const) {
+    dhcp.on(kind, (e) => {
+      if (w.booter.isMachine(e)) w.machines()?.record.dhcp(dhcpObservation(kind, e))
     })
-    for (const kind of ['discover', 'request', 'ack', 'release', 'decline', 'inform'] as const) {
-      dhcp.on(kind, (e) => {
-        // phones and laptops are not machines: only netboot clients and configured MACs are recorded
-        if ((e.class === 'plain' || e.class === 'pxe-other') && !machineIndex(getConfig()).byMac.has(e.mac)) return
-        machines?.lifecycle.onDhcp(dhcpObservation(kind, e))
-      })
-    }
-    app.services.push({ name: 'dhcp', start: () => dhcp.start(), stop: () => dhcp.stop() })
-    stats.dhcp = () => dhcp.stats()
-    app.healthParts.push(() => ({ dhcp: { mode: dhcpMode, interface: cfg.server.interface, binding: dhcp.binding, stats: dhcp.stats() } }))
   }
+  w.app.services.push({ name: 'dhcp', start: () => dhcp.start(), stop: () => dhcp.stop() })
+  w.stats.dhcp = () => dhcp.stats()
+  w.app.healthParts.push(() => ({ dhcp: { mode: dhcpMode, interface: cfg.server.interface, binding: dhcp.binding, stats: dhcp.stats() } }))
+}
 
-  // TFTP: generated files (Pi config.txt, grub.cfg) → Pi serial prefix → tftproot/ → firmware/
-  const rpiFirmware = (): string => join(cfg.server.paths.firmware, 'rpi4')
-  const generated = async (ctx: RequestContext): Promise<string | null> => {
-    if (ctx.serial && ctx.path === 'config.txt') {
-      const machine = machineIndex(getConfig()).bySerial.get(ctx.serial)
-      if (!machine && cfg.server.unknown === 'ignore') return null
-      let base: string | null = null
-      try { base = readFileSync(join(rpiFirmware(), 'config.txt'), 'utf8') } catch { /* pftf defaults */ }
-      return renderRpiConfig({ machine: machine?.name ?? null, serial: ctx.serial, base, ...(machine?.vars.rpi_config ? { extra: machine.vars.rpi_config } : {}) })
-    }
-    if (ctx.path.startsWith('grub/grub.cfg')) return machines ? await machines.bootScripts.tftpGrubCfg(ctx) : null
-    return null
-  }
+/** TFTP: the booter's generated files and Pi firmware sets → tftproot/ → firmware/ */
+function wireTftp(w: Wiring): void {
+  const { cfg } = w
   const resolver = new LayeredResolver({
     roots: [cfg.server.paths.tftproot, cfg.server.paths.firmware],
-    generated,
-    piPrefix: (serial) => {
-      const machine = machineIndex(getConfig()).bySerial.get(serial)
-      if (machine) return { firmwareDir: rpiFirmware(), machine: machine.name }
-      return cfg.server.unknown === 'discover' ? { firmwareDir: rpiFirmware() } : null
-    },
+    generated: (ctx) => w.booter.tftpFile(ctx),
+    piPrefix: (serial) => w.booter.piFirmware(serial),
   })
-  resolver.on('tftp.pi_prefix', (e) => logger.debug({ serial: e.serial, client: e.client.address, machine: e.machine }, 'raspberry pi seen over tftp'))
-  const tftp = new TftpServer({ address: cfg.server.tftp.listen, port: cfg.server.tftp.port, resolver, logger: logger.child({ service: 'tftp' }) })
-  tftp.on('tftp.transfer.done', (r) => machines?.lifecycle.onTftp(tftpObservation(r)))
-  app.services.push({ name: 'tftp', start: () => tftp.start(), stop: () => tftp.stop() })
-  stats.tftp = () => tftp.stats()
-  stats.machines = () => ({ state: countStates(machines) })
-  app.healthParts.push(() => ({ tftp: { port: cfg.server.tftp.port, stats: tftp.stats() } }))
+  resolver.on('tftp.pi_prefix', (e) => w.logger.debug({ serial: e.serial, client: e.client.address, machine: e.machine }, 'raspberry pi seen over tftp'))
+  const tftp = new TftpServer({ address: cfg.server.tftp.listen, port: cfg.server.tftp.port, resolver, logger: w.logger.child({ service: 'tftp' }) })
+  tftp.on('tftp.transfer.done', (r) => w.machines()?.record.tftp(tftpObservation(r)))
+  w.app.services.push({ name: 'tftp', start: () => tftp.start(), stop: () => tftp.stop() })
+  w.stats.tftp = () => tftp.stats()
+  w.app.healthParts.push(() => ({ tftp: { port: cfg.server.tftp.port, stats: tftp.stats() } }))
+}
 
-  // HTTP
+/** HTTP: boot scripts, files, cloud-init, API, /metrics, /healthz */
+async function wireHttp(w: Wiring, source: ConfigSource, power: () => PowerService | undefined): Promise<void> {
+  const { cfg } = w
   const token = await loadOrCreateToken(cfg.server.api_token_file ?? defaultTokenFile(cfg.server.state_dir))
   const persistAssign = createYamlAssigner({ configPath: cfg.file, reload: () => source.reload() })
   let http: HttpService | undefined
-  app.services.push({
+  w.app.services.push({
     name: 'http',
     start: async () => {
+      const m = w.machines()
+      if (!m) throw new Error('machine service not started')
+      const p = power()
       const mounts = createHttpRoutes({
-        service: m(), getConfig, baseUrl, token, persistAssign,
-        ...(power ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(power!, method, name, body), assigned: (name: string, p: string) => power!.assigned(name, p) } } : {}),
+        service: m, getConfig: w.getConfig, baseUrl: w.baseUrl, token, persistAssign,
+        ...(p ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(p, method, name, body), assigned: (name: string, prof: string) => p.assigned(name, prof) } } : {}),
         extraRoots: { ipxe: join(cfg.server.paths.firmware, 'ipxe') },
-        log: logger,
+        log: w.logger,
       })
-      mounts.unshift({ path: '/', router: createMetricsRouter(stats) })
-      http = new HttpService({ listen: cfg.server.http.listen, port: cfg.server.http.port, logger: logger.child({ service: 'http' }), mounts, health: () => app.health() })
+      mounts.unshift({ path: '/', router: createMetricsRouter(w.stats) })
+      http = new HttpService({ listen: cfg.server.http.listen, port: cfg.server.http.port, logger: w.logger.child({ service: 'http' }), mounts, health: () => w.app.health() })
       await http.start()
     },
     stop: async () => { await http?.stop() },
   })
-  return app
 }

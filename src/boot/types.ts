@@ -1,7 +1,10 @@
 // Config shapes this area codes against. They mirror what src/config's zod schema produces after
 // validation (structural typing: the loader's types are assignable to these).
 
-export type Arch = 'rpi4' | 'arm64' | 'x86_64' | 'bios'
+import type { ARCHES } from '../config/schema.js'
+
+/** one declaration: the config schema's list */
+export type Arch = (typeof ARCHES)[number]
 export type LocalBootMethod = 'exit' | 'sanboot' | 'grub-chain'
 
 export interface CloudInitTemplates {
@@ -73,15 +76,4 @@ export function profileKind(p: Profile): ProfileKind {
   if (p.chain !== undefined) return 'chain'
   if (p.ipxe !== undefined) return 'ipxe'
   throw new Error('profile has none of kernel, boot, chain, ipxe')
-}
-
-/** Finds a configured machine by MAC (normalised lowercase). */
-export function machineByMac(cfg: Config, mac: string): MachineConfig | undefined {
-  for (const m of Object.values(cfg.machines)) if (m.mac === mac) return m
-  return undefined
-}
-
-export function machineBySerial(cfg: Config, serial: string): MachineConfig | undefined {
-  for (const m of Object.values(cfg.machines)) if (m.serial === serial) return m
-  return undefined
 }

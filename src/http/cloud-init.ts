@@ -6,12 +6,17 @@ import express, { Router, type Request, type Response } from 'express'
 import { RenderError, type CloudInitDoc, type Renderer } from '../boot/render.js'
 import type { Config } from '../boot/types.js'
 import type { DeploymentRow } from '../store/store.js'
-import { instanceId, type Lifecycle } from '../machines/lifecycle.js'
+import type { Lifecycle } from '../machines/lifecycle.js'
+import type { Recorder } from '../machines/observations.js'
+import { instanceId } from '../machines/tokens.js'
 import type { Logger } from '../log.js'
 import { clientIp } from './client-ip.js'
 
 export interface CloudInitRouterDeps {
+  /** token lookups */
   lifecycle: Lifecycle
+  /** fetches, phone-home and failure reports are recorded through the observation queue */
+  record: Recorder
   renderer: Renderer
   getConfig: () => Config
   baseUrl: () => string
@@ -53,7 +58,7 @@ export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
       res.status(500).type('text/plain').send(`render error: ${err.message}\n`)
       return
     }
-    deps.lifecycle.onHttp({ mac: dep.mac, ip: clientIp(req), path: `/cloud-init/${doc}`, kind: 'cloud-init' })
+    deps.record.http({ mac: dep.mac, ip: clientIp(req), path: `/cloud-init/${doc}`, kind: 'cloud-init' })
     if (text === undefined) return notFound(res)
     res.set('Cache-Control', 'no-store').status(200).type('text/plain').send(text)
   })
@@ -67,7 +72,7 @@ export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
     if (req.body && typeof req.body === 'object') {
       for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) if (typeof v === 'string') data[k] = v
     }
-    deps.lifecycle.phoneHome(dep, data, clientIp(req))
+    deps.record.phoneHome(dep, data, clientIp(req))
     res.status(200).type('text/plain').send('ok\n')
   })
 
@@ -77,7 +82,7 @@ export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
     let reason = ''
     if (typeof req.body === 'string') reason = req.body
     else if (req.body && typeof (req.body as Record<string, unknown>).reason === 'string') reason = (req.body as Record<string, string>).reason!
-    deps.lifecycle.reportFailed(dep, reason.trim())
+    deps.record.reportFailed(dep, reason.trim())
     res.status(200).type('text/plain').send('ok\n')
   })
 

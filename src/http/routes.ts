@@ -31,7 +31,7 @@ export interface MountedRouter {
 }
 
 export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
-  const { lifecycle, bootScripts, renderer } = o.service
+  const { lifecycle, bootScripts, renderer, record } = o.service
   const log = o.log.child({ module: 'http' })
   return [
     { path: '/', router: createBootRouter({ bootScripts, log }) },
@@ -43,10 +43,10 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
           return { ...o.extraRoots, images: paths.images, firmware: paths.firmware }
         },
         log,
-        onServed: (f) => lifecycle.fileServed({ ip: f.ip, path: f.path }),
+        onServed: (f) => record.fileServed({ ip: f.ip, path: f.path }),
       }),
     },
-    { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log }) },
+    { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, record, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log }) },
     { path: '/api', router: createApiRouter({ lifecycle, getConfig: o.getConfig, token: o.token, persistAssign: o.persistAssign, power: o.power, log }) },
   ]
 }

@@ -1,13 +1,17 @@
-// Boot script for whoever asks: resolves the machine (by MAC, or by IP for TFTP/GRUB), applies the
-// unknown-machine policy, issues a per-boot cloud-init token, renders iPXE or GRUB text and records
-// the step. Used by the HTTP boot router and by the TFTP resolver (grub.cfg over TFTP).
+// Boot script for whoever asks: the booter says which machine and profile (by MAC, or by IP for
+// TFTP/GRUB; the unknown rule), a per-boot cloud-init token is issued, iPXE or GRUB text is rendered
+// and the step is recorded through the observation queue. Used by the HTTP boot router and by the
+// booter's TFTP hook (grub.cfg over TFTP).
 import type { Platform } from '../boot/local.js'
 import { RenderError, type Renderer } from '../boot/render.js'
 import { profileKind, type Config, type Profile } from '../boot/types.js'
 import type { Logger } from '../log.js'
 import { normaliseMac } from '../config/names.js'
 import { stripV4Mapped } from '../net/ipv4.js'
-import { archFromIpxe, type Lifecycle } from './lifecycle.js'
+import type { Lifecycle } from './lifecycle.js'
+import type { Booter } from './booter.js'
+import type { Recorder } from './observations.js'
+import { archFromIpxe } from './inputs.js'
 
 export interface BootRequest {
   mac?: string
@@ -22,7 +26,11 @@ export type BootResult =
   | { ok: false; status: 404 | 500; reason: string }
 
 export interface BootScriptsDeps {
+  booter: Booter
+  /** issues cloud-init tokens */
   lifecycle: Lifecycle
+  /** records the served script (queued) */
+  record: Recorder
   renderer: Renderer
   getConfig: () => Config
   /** http://<advertise>:<port> */
@@ -36,22 +44,23 @@ export class BootScripts {
   constructor(private readonly deps: BootScriptsDeps) {}
 
   async render(req: BootRequest): Promise<BootResult> {
-    const { lifecycle, renderer, getConfig } = this.deps
+    const { booter, renderer, getConfig } = this.deps
     const platform: Platform | undefined = req.platform === 'efi' || req.platform === 'pcbios' ? req.platform : undefined
-    const target = lifecycle.bootTarget({ mac: req.mac, ip: req.ip, arch: archFromIpxe(req.buildarch, req.platform) })
+    const arch = archFromIpxe(req.buildarch, req.platform)
+    const target = booter.bootTarget({ mac: req.mac, ip: req.ip, arch })
     if (target.kind === 'ignored') return { ok: false, status: 404, reason: 'unknown machine (unknown: ignore)' }
     const cfg = getConfig()
     // a configured machine without a profile boots its disk
     const profileName = target.profileName ?? 'local'
     const profile = target.profileName === undefined ? LOCAL : cfg.profiles[profileName]
     if (!profile) return { ok: false, status: 500, reason: `profile ${profileName} is not defined` }
-    const mac = target.row.mac
-    const tok = target.kind === 'known' && profileKind(profile) !== 'local' ? lifecycle.issueToken(mac) : undefined
+    const mac = target.mac
+    const tok = target.kind === 'known' && profileKind(profile) !== 'local' ? this.token(mac) : undefined
     const m = target.machine
     const ctx = {
       profileName,
       profile,
-      machine: { name: m.name, mac, serial: m.serial ?? target.row.serial ?? undefined, arch: m.arch, ip: target.row.ip ?? m.ip, local_boot: m.local_boot, vars: m.vars },
+      machine: { name: m.name, mac, serial: target.serial, arch: m.arch, ip: target.ip, local_boot: m.local_boot, vars: m.vars },
       baseUrl: this.deps.baseUrl(),
       token: tok?.token,
       instanceId: tok?.instanceId,
@@ -66,8 +75,18 @@ export class BootScripts {
       this.deps.log.error({ machine: m.name, profile: profileName, err: err.message }, 'boot script render failed')
       return { ok: false, status: 500, reason: err.message }
     }
-    lifecycle.scriptServed(mac, target.profileName, req.loader)
+    this.deps.record.scriptServed(mac, target.profileName, req.loader, { ip: req.ip, arch })
     return { ok: true, text, machine: m.name, profile: profileName }
+  }
+
+  /** A cloud-init token (a write): a failing store serves the script without one rather than not at all. */
+  private token(mac: string): { token: string; instanceId: string } | undefined {
+    try {
+      return this.deps.lifecycle.issueToken(mac)
+    } catch (err) {
+      this.deps.log.error({ mac, err: (err as Error).message }, 'could not issue a cloud-init token (store error); the script goes out without one')
+      return undefined
+    }
   }
 
   /**

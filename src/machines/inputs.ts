@@ -1,6 +1,8 @@
 // What the rest of bootlab tells the machine lifecycle. The composition root forwards DHCP and
 // TFTP server events and config change events here; the HTTP routers call it directly.
 import { stripV4Mapped } from '../net/ipv4.js'
+import type { Arch } from '../boot/types.js'
+import type { ConfigChange } from '../config/diff.js'
 
 export interface DhcpObservation {
   mac: string
@@ -11,7 +13,7 @@ export interface DhcpObservation {
   /** Raspberry Pi serial (TFTP prefix) from option 97 */
   serial?: string
   /** arch guessed from the request, if any */
-  arch?: 'rpi4' | 'arm64' | 'x86_64' | 'bios'
+  arch?: Arch
 }
 
 export interface TftpObservation {
@@ -44,14 +46,8 @@ export interface HttpObservation {
   kind: HttpKind
 }
 
-/** Config change events emitted by the config loader on hot reload. */
-export type ConfigChangeEvent =
-  | { type: 'machine.profile_changed'; machine: string; from?: string; to?: string }
-  | { type: 'machine.added'; machine: string }
-  | { type: 'machine.removed'; machine: string }
-  | { type: 'machine.changed'; machine: string }
-  | { type: 'profile.changed'; profile: string }
-  | { type: string; machine?: string; [k: string]: unknown }
+/** Config change events emitted by the config loader on hot reload (one declaration: config/diff.ts). */
+export type ConfigChangeEvent = ConfigChange
 
 /** The PowerEvents (src/power/events.ts) the lifecycle listens to. */
 export const POWER_EVENT_TYPES = ['power.cycle.started', 'power.cycle.done', 'power.cycle.failed', 'power.manual_required'] as const
@@ -101,4 +97,11 @@ export function dhcpObservation(kind: DhcpObservation['kind'], e: DhcpClientEven
     ...(e.rpiSerial ? { serial: e.rpiSerial } : {}),
     ...(ARCH_BY_CLASS[e.class] ? { arch: ARCH_BY_CLASS[e.class] } : {}),
   }
+}
+
+/** Arch from iPXE's ${buildarch} and ${platform}. */
+export function archFromIpxe(buildarch?: string, platform?: string): Arch | undefined {
+  if (buildarch === 'arm64') return 'arm64'
+  if (buildarch === 'x86_64' || buildarch === 'i386') return platform === 'efi' ? 'x86_64' : 'bios'
+  return undefined
 }

@@ -4,77 +4,42 @@
 // unknown → discovered → ready → assigned → cycling → netbooting → installing → deployed, failed from
 // any step. A deployment is one application of a profile to a machine; it starts when the profile
 // changes (hot reload or API) and ends with phone-home (done) or a failure report.
-import { EventEmitter } from 'node:events'
-import { createHash, randomBytes } from 'node:crypto'
 import type { Logger } from '../log.js'
-import { machineByMac, machineBySerial, profileKind, type Arch, type Config, type MachineConfig } from '../boot/types.js'
+import { profileKind, type Arch, type Config } from '../boot/types.js'
 import type { DeploymentRow, EventRow, MachineRow, MachineState, Store } from '../store/store.js'
 import type { ConfigChangeEvent, DhcpObservation, HttpObservation, PowerEventType, PowerObservation, TftpObservation } from './inputs.js'
+import { Booter } from './booter.js'
+import { MachineBus } from './bus.js'
+import { machineView, type MachineView } from './views.js'
+import { instanceId, issueToken, tokenDeployment } from './tokens.js'
 
-export interface MachineView {
-  name: string | null
-  mac: string
-  serial: string | null
-  arch: string | null
-  ip: string | null
-  configured: boolean
-  state: MachineState
-  state_reason: string | null
-  state_since: string
-  netboot_step: string | null
-  /** profile in the YAML */
-  profile: string | null
-  /** profile the next boot gets (after `then:`) */
-  boot_profile: string | null
-  applied_profile: string | null
-  deployed_at: string | null
-  deployment: { id: number; profile: string; state: string; created_at: string; instance_id: string } | null
-  power: boolean
-  first_seen: string | null
-  last_seen: string | null
-}
-
-export interface BusEvents {
-  event: [EventRow]
-  machine: [MachineView]
-}
+export type { MachineView } from './views.js'
+export type { BusEvents } from './bus.js'
 
 export interface LifecycleDeps {
   store: Store
   getConfig: () => Config
   log: Logger
+  /** the boot decisions (unknown rule, machine lookup, next profile); one over the same config and store by default */
+  booter?: Booter
+  /** most unconfigured machines recorded (default DISCOVERED_MAX) */
+  discoveredMax?: number
 }
 
-/** What a boot request resolves to. */
-export type BootTarget =
-  | { kind: 'known'; machine: MachineConfig; profileName: string | undefined; row: MachineRow }
-  | { kind: 'discovered'; machine: MachineConfig; profileName: string; row: MachineRow }
-  | { kind: 'ignored' }
+/** Unconfigured machines kept: beyond this a new MAC is not recorded, so a MAC flood cannot grow the table. */
+export const DISCOVERED_MAX = 1024
 
 /** events kept in the store (older ones are pruned at start) */
 const EVENTS_KEPT = 200_000
 
 const NETBOOT_FROM: ReadonlySet<MachineState> = new Set(['assigned', 'cycling', 'netbooting', 'failed'])
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
-}
-
-export function instanceId(d: Pick<DeploymentRow, 'machine' | 'id'>): string {
-  return `${d.machine}-${d.id}`
-}
-
-/** Arch from iPXE's ${buildarch} and ${platform}. */
-export function archFromIpxe(buildarch?: string, platform?: string): Arch | undefined {
-  if (buildarch === 'arm64') return 'arm64'
-  if (buildarch === 'x86_64' || buildarch === 'i386') return platform === 'efi' ? 'x86_64' : 'bios'
-  return undefined
-}
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
-
 export class Lifecycle {
-  readonly bus = new EventEmitter<BusEvents>()
+  readonly bus = new MachineBus()
+  readonly booter: Booter
+  /** new unknown MACs not recorded because DISCOVERED_MAX unconfigured machines are already known */
+  discoveredRefused = 0
+  private readonly discoveredMax: number
   private readonly store: Store
   private readonly readConfig: () => Config
   private readonly log: Logger
@@ -85,7 +50,8 @@ export class Lifecycle {
     this.store = deps.store
     this.readConfig = deps.getConfig
     this.log = deps.log
-    this.bus.setMaxListeners(100)
+    this.discoveredMax = deps.discoveredMax ?? DISCOVERED_MAX
+    this.booter = deps.booter ?? new Booter({ getConfig: () => this.getConfig(), store: () => this.store })
   }
 
   /** Brings the store in line with the config (changes made while bootlab was down are assignments too). */
@@ -173,12 +139,9 @@ export class Lifecycle {
   }
 
   onTftp(o: TftpObservation): void {
-    let row = this.store.machineByIp(o.clientIp)
     const prefix = /^\/?([0-9a-f]{8})\//.exec(o.file)?.[1]
-    if (!row && prefix) {
-      const cfg = machineBySerial(this.getConfig(), prefix)
-      row = cfg ? this.store.machine(cfg.mac) : this.store.machineBySerial(prefix)
-    }
+    this.getConfig() // reconcile first if the config object changed
+    const row = this.store.machineByIp(o.clientIp) ?? (prefix ? this.booter.row({ serial: prefix }) : undefined)
     if (!row) return
     const mac = row.mac
     this.tx(() => {
@@ -229,7 +192,7 @@ export class Lifecycle {
     if (!row || !row.name) return
     const cfg = this.getConfig()
     const mc = cfg.machines[row.name]
-    const profileName = mc ? this.bootProfile(mc) : undefined
+    const profileName = mc ? this.booter.bootProfile(mc) : undefined
     const p = profileName ? cfg.profiles[profileName] : undefined
     const rel = o.path.replace(/^\/+/, '')
     let kind: HttpObservation['kind'] = 'file'
@@ -240,61 +203,24 @@ export class Lifecycle {
 
   // ---- boot -----------------------------------------------------------------------------------
 
-  /** Who is asking for a boot script, and which profile it gets. Records discovered machines. */
-  bootTarget(q: { mac?: string; ip?: string; arch?: Arch }): BootTarget {
-    const cfg = this.getConfig()
-    const mac = q.mac ?? (q.ip ? this.store.machineByIp(q.ip)?.mac : undefined)
-    if (!mac) return { kind: 'ignored' }
-    const mc = machineByMac(cfg, mac)
-    if (mc) {
-      const row = this.store.ensureMachine(mac, { name: mc.name, state: mc.profile ? 'assigned' : 'ready' })
-      if (q.ip) this.store.observe(mac, { ip: q.ip, seen: true })
-      return { kind: 'known', machine: mc, profileName: this.bootProfile(mc), row }
-    }
-    if (cfg.server.unknown !== 'discover') return { kind: 'ignored' }
-    const row = this.rowForMac(mac, q.arch)
-    if (!row) return { kind: 'ignored' }
-    if (q.ip || q.arch) this.store.observe(mac, { ip: q.ip, arch: q.arch, seen: true })
-    const cur = this.store.machine(mac)!
-    const machine: MachineConfig = {
-      name: `unknown-${mac.replace(/:/g, '')}`,
-      mac,
-      serial: cur.serial ?? undefined,
-      arch: (cur.arch as Arch | null) ?? q.arch ?? 'x86_64',
-      ip: cur.ip ?? undefined,
-      cycle_on_assign: false,
-      vars: {},
-    }
-    return { kind: 'discovered', machine, profileName: cfg.server.unknown_profile, row: cur }
-  }
-
-  /** The profile a configured machine boots next: its `profile:`, or the profile's `then:` once deployed. */
-  bootProfile(mc: MachineConfig): string | undefined {
-    if (!mc.profile) return undefined
-    const p = this.getConfig().profiles[mc.profile]
-    const dep = this.store.currentDeployment(mc.mac)
-    if (p?.then && dep && dep.profile === mc.profile && dep.state === 'done') return p.then
-    return mc.profile
-  }
-
   /** A fresh per-boot token for the machine's current deployment (undefined without one). */
   issueToken(mac: string): { token: string; instanceId: string } | undefined {
-    const dep = this.store.currentDeployment(mac)
-    if (!dep) return undefined
-    const token = randomBytes(16).toString('hex')
-    this.store.addBootToken(hashToken(token), dep.id, mac)
-    return { token, instanceId: instanceId(dep) }
+    return issueToken(this.store, mac)
   }
 
   /** The deployment a cloud-init token belongs to, if it is still the machine's current one. */
   tokenDeployment(token: string): DeploymentRow | undefined {
-    if (!/^[0-9a-f]{32}$/.test(token)) return undefined
-    return this.store.tokenDeployment(hashToken(token))
+    return tokenDeployment(this.store, token)
   }
 
-  /** Called once a boot script was served: a deployment of a `boot: local` profile is complete then. */
-  scriptServed(mac: string, profileName: string | undefined, loader: 'ipxe' | 'grub'): void {
+  /**
+   * Called once a boot script was served (to `seen`: the address and arch it asked from): records a
+   * discovered machine, and a deployment of a `boot: local` profile is complete then.
+   */
+  scriptServed(mac: string, profileName: string | undefined, loader: 'ipxe' | 'grub', seen: { ip?: string | undefined; arch?: Arch | undefined } = {}): void {
     this.tx(() => {
+      if (!this.rowForMac(mac, seen.arch)) return
+      if (seen.ip || seen.arch) this.store.observe(mac, { ip: seen.ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
       this.onHttp({ mac, path: loader === 'ipxe' ? '/boot.ipxe' : '/grub.cfg', kind: loader === 'ipxe' ? 'script' : 'grub-cfg' })
       const p = profileName ? this.getConfig().profiles[profileName] : undefined
       const dep = this.store.currentDeployment(mac)
@@ -380,42 +306,23 @@ export class Lifecycle {
   }
 
   view(r: MachineRow): MachineView {
-    const cfg = this.getConfig()
-    const mc = r.name ? cfg.machines[r.name] : undefined
-    const configured = mc !== undefined && mc.mac === r.mac
-    const dep = r.deployment_id !== null ? this.store.deployment(r.deployment_id) : undefined
-    return {
-      name: configured ? r.name : null,
-      mac: r.mac,
-      serial: r.serial ?? (configured ? mc!.serial ?? null : null),
-      arch: configured ? mc!.arch : r.arch,
-      ip: r.ip,
-      configured,
-      state: r.state,
-      state_reason: r.state_reason,
-      state_since: iso(r.state_since)!,
-      netboot_step: r.netboot_step,
-      profile: configured ? mc!.profile ?? null : null,
-      boot_profile: configured ? this.bootProfile(mc!) ?? null : cfg.server.unknown === 'discover' ? cfg.server.unknown_profile : null,
-      applied_profile: r.applied_profile,
-      deployed_at: iso(r.deployed_at),
-      deployment: dep ? { id: dep.id, profile: dep.profile, state: dep.state, created_at: iso(dep.created_at)!, instance_id: instanceId(dep) } : null,
-      power: configured && mc!.power !== undefined,
-      first_seen: iso(r.first_seen),
-      last_seen: iso(r.last_seen),
-    }
+    return machineView(r, this.getConfig(), this.store, this.booter)
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
   /** The row for a MAC seen on the wire: configured machines always, unknown ones under `discover`. */
   private rowForMac(mac: string, arch?: Arch): MachineRow | undefined {
-    const cfg = this.getConfig()
-    const mc = machineByMac(cfg, mac)
-    if (mc) return this.store.ensureMachine(mac, { name: mc.name, state: mc.profile ? 'assigned' : 'ready' })
-    if (cfg.server.unknown !== 'discover') return undefined
+    this.getConfig() // reconcile first if the config object changed
+    const mc = this.booter.configured({ mac })
+    if (mc) return this.tx(() => this.store.ensureMachine(mac, { name: mc.name, state: mc.profile ? 'assigned' : 'ready' }))
+    if (!this.booter.answersUnknown()) return undefined
     const existing = this.store.machine(mac)
     if (existing) return existing
+    if (this.store.countUnnamed() >= this.discoveredMax) {
+      if (this.discoveredRefused++ === 0) this.log.warn({ max: this.discoveredMax }, 'too many unconfigured machines: new ones are not recorded (name them in the config, or remove old ones)')
+      return undefined
+    }
     const row = this.tx(() => {
       const r = this.store.ensureMachine(mac, { name: null, state: 'discovered' })
       if (arch) this.store.observe(mac, { arch })

@@ -1,12 +1,14 @@
-// The machine side of bootlab as one service: store + lifecycle + boot script rendering.
-// The composition root creates it once, forwards DHCP/TFTP/config events to `lifecycle`, and hands it
-// to the HTTP routes (src/http/routes.ts) and to the TFTP resolver (`bootScripts` for grub.cfg).
+// The machine side of bootlab as one service: store + booter + lifecycle (fed through the
+// observation queue) + boot script rendering. The composition root creates it once, forwards DHCP,
+// TFTP, power and config events to it, and hands it to the HTTP routes (src/http/routes.ts).
 import type { Logger } from '../log.js'
 import { Renderer } from '../boot/render.js'
 import type { Config } from '../boot/types.js'
 import { openStore, type Store } from '../store/store.js'
 import { BootScripts } from './boot-scripts.js'
+import { Booter } from './booter.js'
 import { Lifecycle } from './lifecycle.js'
+import { ObservationQueue, queuedRecorder, type ObservationStats, type Recorder } from './observations.js'
 
 export interface MachineServiceOptions {
   getConfig: () => Config
@@ -15,30 +17,75 @@ export interface MachineServiceOptions {
   baseUrl: () => string
   /** defaults to the config's server.state_dir at start */
   stateDir?: string
+  /** the booter the protocols already ask (the composition root makes it before the store opens) */
+  booter?: Booter
+  /** most observations waiting to be recorded */
+  queueCap?: number
 }
 
 export interface MachineService {
   readonly store: Store
+  readonly booter: Booter
   readonly lifecycle: Lifecycle
+  /** lifecycle inputs through the bounded queue: protocol handlers and routes call these */
+  readonly record: Recorder
   readonly renderer: Renderer
   readonly bootScripts: BootScripts
+  /** for /metrics: machines per state, the observation queue */
+  stats(): { state: Record<string, number>; discovered_refused: number } & { [K in keyof ObservationStats as `observations_${K}`]: number }
+  /** the observation queue, for /healthz */
+  observations(): ObservationStats
   stop(): void
+}
+
+/**
+ * The booter over a machine service that may not be started yet (the protocols are wired before
+ * the store opens): until then it answers from the config alone.
+ */
+export function booterFor(getConfig: () => Config, service: () => Pick<MachineService, 'store' | 'bootScripts'> | undefined): Booter {
+  return new Booter({
+    getConfig,
+    store: () => service()?.store,
+    grubCfg: () => {
+      const s = service()
+      return s ? (ctx) => s.bootScripts.tftpGrubCfg(ctx) : undefined
+    },
+    onStoreError: (err) => service()?.store.health.failed(err),
+  })
 }
 
 /** Opens the store (migrating it) and reconciles it with the config. */
 export function startMachineService(opts: MachineServiceOptions): MachineService {
   const store = openStore(opts.stateDir ?? opts.getConfig().server.state_dir)
   const log = opts.log.child({ module: 'machines' })
-  const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log })
-  lifecycle.start()
   const renderer = new Renderer()
-  const bootScripts = new BootScripts({ lifecycle, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
+  const late: { bootScripts?: BootScripts } = {}
+  const booter = opts.booter ?? booterFor(opts.getConfig, () => late.bootScripts ? { store, bootScripts: late.bootScripts } : undefined)
+  const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log, booter })
+  lifecycle.start()
+  const queue = new ObservationQueue({ log, ...(opts.queueCap ? { cap: opts.queueCap } : {}) })
+  const record = queuedRecorder(queue, lifecycle)
+  const bootScripts = new BootScripts({ booter, lifecycle, record, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
+  late.bootScripts = bootScripts
   return {
     store,
+    booter,
     lifecycle,
+    record,
     renderer,
     bootScripts,
+    stats: () => {
+      const state: Record<string, number> = {}
+      try {
+        for (const m of store.machines()) state[m.state] = (state[m.state] ?? 0) + 1
+      } catch { /* a failing store still answers /metrics */ }
+      const q = queue.stats()
+      // flat fields become one metric each (bootlab_machines_observations_failed …)
+      return { state, discovered_refused: lifecycle.discoveredRefused, observations_queued: q.queued, observations_processed: q.processed, observations_failed: q.failed, observations_dropped: q.dropped }
+    },
+    observations: () => queue.stats(),
     stop: () => {
+      queue.stop()
       lifecycle.bus.removeAllListeners()
       store.close()
     },

@@ -2,16 +2,12 @@
 // Config reload events are debounced per machine (an editor saving three times in a second is
 // one assignment); an edit that ends where it started (a → b → a) cycles nothing.
 import type { Logger } from '../log.js'
+import type { ConfigChange } from '../config/diff.js'
 import type { PowerOutcome } from './cycler.js'
 import type { MachineConfig } from './types.js'
 
-/** What the config module emits on hot reload (only the fields used here). */
-export interface ConfigChangeEvent {
-  type: string
-  machine?: string
-  from?: string | undefined
-  to?: string | undefined
-}
+/** What the config module emits on hot reload. */
+export type ConfigChangeEvent = ConfigChange
 
 export interface AssignFlowOptions {
   /** current machine definition (after the reload) */
@@ -52,7 +48,6 @@ export class AssignFlow {
 
   /** Feed every config change event here. */
   handle(ev: ConfigChangeEvent): void {
-    if (!ev.machine) return
     if (ev.type === 'machine.removed') {
       this.#cancel(ev.machine)
       return

@@ -73,9 +73,41 @@ export function storeFile(stateDir: string): string {
   return join(stateDir, 'bootlab.sqlite')
 }
 
+/**
+ * Write health, for /metrics and /healthz: every failed write transaction is counted; the store is
+ * degraded from a failed write until the next successful one.
+ */
+export class WriteHealth {
+  errors = 0
+  degraded = false
+  lastError: string | null = null
+  lastErrorAt: number | null = null
+
+  ok(): void {
+    this.degraded = false
+  }
+
+  failed(err: unknown): void {
+    this.errors++
+    this.degraded = true
+    this.lastError = err instanceof Error ? err.message : String(err)
+    this.lastErrorAt = Date.now()
+  }
+
+  /** the /healthz part */
+  report(): { status: 'ok' | 'degraded'; errors: number; last_error?: string; last_error_at?: string } {
+    return {
+      status: this.degraded ? 'degraded' : 'ok',
+      errors: this.errors,
+      ...(this.lastError !== null ? { last_error: this.lastError, last_error_at: new Date(this.lastErrorAt!).toISOString() } : {}),
+    }
+  }
+}
+
 export class Store {
   readonly db: Database.Database
   readonly now: () => number
+  readonly health = new WriteHealth()
 
   constructor(opts: StoreOptions) {
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 })
@@ -92,10 +124,18 @@ export class Store {
     if (this.db.open) this.db.close()
   }
 
-  /** Runs fn in one IMMEDIATE transaction (nested calls join the outer one). */
+  /** Runs fn in one IMMEDIATE transaction (nested calls join the outer one); outcomes count in `health`. */
   tx<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn()
-    return this.db.transaction(fn).immediate()
+    let result: T
+    try {
+      result = this.db.transaction(fn).immediate()
+    } catch (err) {
+      this.health.failed(err)
+      throw err
+    }
+    this.health.ok()
+    return result
   }
 
   // ---- machines -------------------------------------------------------------------------------
@@ -114,6 +154,11 @@ export class Store {
 
   machineBySerial(serial: string): MachineRow | undefined {
     return this.db.prepare('SELECT * FROM machines WHERE serial = ? ORDER BY last_seen DESC LIMIT 1').get(serial) as MachineRow | undefined
+  }
+
+  /** machines not (or no longer) in the config */
+  countUnnamed(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM machines WHERE name IS NULL').get() as { n: number }).n
   }
 
   machines(): MachineRow[] {

@@ -97,7 +97,7 @@ t.test('unknown: ignore records nothing', async (t) => {
   const { lc } = setup(t, cfg)
   lc.onDhcp({ mac: '02:00:00:00:00:99', kind: 'discover' })
   t.equal(lc.get('02:00:00:00:00:99'), undefined)
-  t.same(lc.bootTarget({ mac: '02:00:00:00:00:99' }), { kind: 'ignored' })
+  t.same(lc.booter.bootTarget({ mac: '02:00:00:00:00:99' }), { kind: 'ignored' })
 })
 
 t.test('event pruning keeps the newest', async (t) => {
@@ -115,4 +115,18 @@ t.test('DHCP server events map to lifecycle inputs', async (t) => {
     { mac: 'dc:a6:32:00:00:03', kind: 'discover', class: 'rpi', serial: '1a2b3c03', arch: 'rpi4' })
   t.same(dhcpObservation('ack', { mac: '52:54:00:00:00:01', class: 'ipxe', arch: 7, rpiSerial: null, ip: '10.0.0.9' }),
     { mac: '52:54:00:00:00:01', kind: 'ack', class: 'ipxe', ip: '10.0.0.9' })
+})
+
+t.test('unconfigured machines are capped: a MAC flood cannot grow the table', async (t) => {
+  const store = new Store({ file: ':memory:' })
+  t.teardown(() => store.close())
+  const lc = new Lifecycle({ store, getConfig: () => config(), log: silentLogger(), discoveredMax: 3 })
+  lc.start()
+  for (let i = 0; i < 10; i++) lc.onDhcp({ mac: `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`, kind: 'discover', class: 'uefi-x64' })
+  t.equal(lc.list().filter((m) => !m.configured).length, 3)
+  t.equal(lc.discoveredRefused, 7)
+  lc.onDhcp({ mac: '02:00:00:00:01:00', kind: 'request', class: 'uefi-x64' })
+  t.equal(lc.get('02:00:00:00:01:00')!.state, 'discovered', 'the ones already recorded are still followed')
+  lc.onDhcp({ mac: '02:00:00:00:00:0a', kind: 'discover', class: 'rpi' })
+  t.ok(lc.get('a'), 'configured machines are never refused')
 })
