@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createLab, isRoot } from './helpers/netns.js'
+import { createLab, isRoot } from '../src/lab/netns.js'
 
 t.test('network namespace lab: two hosts on one bridge reach each other', { skip: !isRoot() && 'needs root' }, async (t) => {
   const lab = await createLab({ hosts: { srv: 1, cli: 2 } })

@@ -167,14 +167,14 @@ async function runDemo(o: DemoOptions): Promise<number> {
 
     const api = `http://${at.address}:${HTTP_PORT}`
     const fetchMachines = async (): Promise<MachineView[] | null> => {
-      const res = await net!.exec(at.ns, ['curl', '-fsS', '--max-time', '2', `${api}/api/machines`], 5000)
+      const res = await net!.exec(at.ns, ['curl', '-fsS', '--max-time', '2', `${api}/api/machines`], { timeoutMs: 5000 })
       if (res.code !== 0) return null
       try { return (JSON.parse(res.stdout) as { machines: MachineView[] }).machines } catch { return null }
     }
 
     let lastEvent = 0
     const newEvents = async (): Promise<EventRow[]> => {
-      const res = await net!.exec(at.ns, ['curl', '-fsS', '--max-time', '2', `${api}/api/events?limit=1000`], 5000)
+      const res = await net!.exec(at.ns, ['curl', '-fsS', '--max-time', '2', `${api}/api/events?limit=1000`], { timeoutMs: 5000 })
       if (res.code !== 0) return []
       let events: EventRow[]
       try { events = (JSON.parse(res.stdout) as { events: EventRow[] }).events } catch { return [] }
