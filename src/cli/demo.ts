@@ -15,6 +15,7 @@ import { labMac } from '../lab/boot.js'
 import { FIRMWARE, GUEST_ARCH, GUEST_CONSOLE, missingPrerequisites, startGuest, type Guest, type Milestone, type MilestoneName } from '../lab/qemu.js'
 import type { GuestKind, LabGuest } from '../lab/server.js'
 import { serveExample } from '../lab/example-serve.js'
+import { takeOverSignals } from '../lab/netns.js'
 import type { MachineView } from '../machines/lifecycle.js'
 import type { EventRow } from '../store/store.js'
 
@@ -179,9 +180,11 @@ function newDemo(o: DemoOptions): Demo {
 
 /** handles Ctrl-C / SIGTERM; returns the function that removes the handlers */
 function trapSignals(onSignal: (sig: NodeJS.Signals) => void): () => void {
+  const giveBack = takeOverSignals()
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   return () => {
+    giveBack()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

@@ -7,7 +7,7 @@ import type { LabBootResult } from './boot.js'
 
 export { runLabBoot, labMac, type LabBootOptions, type LabBootResult } from './boot.js'
 export { guestImage, grubArm64, defaultCacheDir, type GuestImage, type GrubArm64, type GuestArch } from './artefacts.js'
-export { createLab, isRoot, type Lab, type LabHost, type LabSpec, type HostOptions, type ExecResult } from './netns.js'
+export { createLab, isRoot, takeOverSignals, type Lab, type LabHost, type LabSpec, type HostOptions, type ExecResult } from './netns.js'
 export { startFixture, tsxArgv, until, type Fixture, type FixtureOptions, type Msg } from './fixture.js'
 export { addLoss, removeLoss, lossTable, type LossRule } from './loss.js'
 export { createLabNetwork, type LabNetwork, type ServerAttachment } from './network.js'

@@ -89,14 +89,24 @@ function removeAll(): void {
   live.clear()
 }
 process.once('exit', removeAll)
+let signalsTaken = 0
 for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
   process.on(sig, () => {
-    // a program with its own handler (the demo) stops gracefully and calls cleanup() itself;
-    // `exit` still catches anything it leaves
-    if (process.listenerCount(sig) > 1) return
+    if (signalsTaken > 0) return
     removeAll()
     process.exit(128 + n)
   })
+}
+
+/**
+ * For a program that handles SIGINT/SIGTERM itself (the demo: stops guests gracefully, then calls
+ * cleanup()): the lab's own handler (kill by PID, delete the namespaces, exit 128+n) stands aside
+ * until the returned function is called. The `exit` hook still removes what is left.
+ */
+export function takeOverSignals(): () => void {
+  signalsTaken++
+  let given = false
+  return () => { if (!given) { given = true; signalsTaken-- } }
 }
 
 const NAME = /^[a-z][a-z0-9.-]{0,23}$/
