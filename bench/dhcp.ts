@@ -6,8 +6,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { createLab, isRoot, type Lab } from '../test/helpers/netns.js'
-import { startServer } from '../test/dhcp/netlab.js'
+import { fileURLToPath } from 'node:url'
+import { createLab, isRoot, type Lab } from '../src/lab/netns.js'
+import { startFixture, tsxArgv } from '../src/lab/fixture.js'
+
+/** the DHCP fixture server the netns tests use (src/lab/fixture.ts protocol) */
+const DHCP_FIXTURE = fileURLToPath(new URL('../test/dhcp/fixtures/server.ts', import.meta.url))
 
 const SERVER_IP = '10.78.0.1'
 const CLIENT_IP = '10.78.0.2'
@@ -151,7 +155,8 @@ export async function run(): Promise<string> {
     const pool = { subnet: '10.78.0.0/16', start: '10.78.1.0', end: '10.78.255.254', leaseSeconds: 3600 }
     let n = 0
     const bootlab: Starter = async () => {
-      const srv = await startServer(lab, 'srv', { interface: 'net0', mode: 'full', pools: [pool], leaseFile: join(dir, `leases-${n++}.json`), events: false })
+      const opts = { interface: 'net0', mode: 'full', pools: [pool], leaseFile: join(dir, `leases-${n++}.json`), events: false }
+      const srv = await startFixture(lab, 'srv', tsxArgv(DHCP_FIXTURE, JSON.stringify(opts)))
       return () => srv.stop()
     }
     const dnsmasq: Starter = async () => {

@@ -5,8 +5,12 @@ import { chmod, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLab, isRoot, type Lab } from '../test/helpers/netns.js'
-import { startBootlab } from '../test/tftp/fixtures/lab.js'
+import { fileURLToPath } from 'node:url'
+import { createLab, isRoot, type Lab } from '../src/lab/netns.js'
+import { startFixture, tsxArgv } from '../src/lab/fixture.js'
+
+/** the TFTP fixture server the tests use (src/lab/fixture.ts protocol) */
+const TFTP_FIXTURE = fileURLToPath(new URL('../test/tftp/fixtures/server.ts', import.meta.url))
 
 const MB = 1_000_000
 const RUNS = 3
@@ -45,7 +49,7 @@ export async function run(): Promise<string> {
     const sha20 = sha(f20)
     const sha2 = sha(f2)
 
-    await startBootlab(lab, 'boot', { roots: [dir] })
+    await startFixture(lab, 'boot', tsxArgv(TFTP_FIXTURE, JSON.stringify({ port: 69, roots: [dir] })))
     lab.spawn('hpa', ['in.tftpd', '-L', '-s', dir])
     lab.spawn('dns', ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${dir}`,
       '--tftp-max=200', '--quiet-tftp', '--log-facility=/dev/null', `--pid-file=${join(out, 'dnsmasq.pid')}`])

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { isRoot } from './helpers/netns.js'
+import { isRoot } from '../src/lab/netns.js'
 import { missingPrerequisites } from '../src/lab/qemu.js'
 
 const netnsList = (): string => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout

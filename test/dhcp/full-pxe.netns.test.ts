@@ -4,7 +4,7 @@ import t from 'tap'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
-import { createLab, isRoot } from '../helpers/netns.js'
+import { createLab, isRoot } from '../../src/lab/netns.js'
 import { FIXTURES, startGuest, startServer, until } from './netlab.js'
 
 const GUEST_MAC = '52:54:00:f0:11:01'

@@ -4,7 +4,7 @@ import t from 'tap'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLab, isRoot } from '../helpers/netns.js'
+import { createLab, isRoot } from '../../src/lab/netns.js'
 import { CLIENT_SCRIPT, parseClientLog, startServer, until } from './netlab.js'
 
 const POOL = { subnet: '10.77.0.0/24', start: '10.77.0.100', end: '10.77.0.150', router: '10.77.0.1', dns: ['10.77.0.53', '10.77.0.54'], domain: 'lab.test', leaseSeconds: 10 }

@@ -3,7 +3,7 @@
 // still boots a PXE client afterwards.
 import t from 'tap'
 import { join } from 'node:path'
-import { createLab, isRoot } from '../helpers/netns.js'
+import { createLab, isRoot } from '../../src/lab/netns.js'
 import { FIXTURES, startServer, until } from './netlab.js'
 
 const COUNT = 20_000

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { createLab, isRoot, type Lab } from '../helpers/netns.js'
+import { createLab, isRoot, type Lab } from '../../src/lab/netns.js'
 import { CLIENT_SCRIPT, parseClientLog, startServer, until } from './netlab.js'
 
 const POOL = { subnet: '10.77.0.0/24', start: '10.77.0.100', end: '10.77.0.150', router: '10.77.0.1', leaseSeconds: 600 }

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { createLab, isRoot } from '../helpers/netns.js'
+import { createLab, isRoot } from '../../src/lab/netns.js'
 import { CLIENT_SCRIPT, FIXTURES, parseClientLog, startGuest, startServer, until } from './netlab.js'
 
 const GUEST_MAC = '52:54:00:b0:07:01'

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createLab, isRoot, type Lab } from '../helpers/netns.js'
+import { createLab, isRoot, type Lab } from '../../src/lab/netns.js'
 import { clientArgv, makeFiles, sha256File, startBootlab, type ClientName, type ClientOpts, type RunningServer, type TestFiles } from './fixtures/lab.js'
 
 const MiB = 1 << 20
@@ -87,9 +87,9 @@ t.test('real clients against bootlab tftp', { skip: !isRoot() && 'needs root (ne
     t.equal((await readFile(c.local)).toString(), 'arm_64bit=1\narmstub=RPI_EFI.fd\n')
     const unknown = await fetch('atftp', 'deadbeef/start4.elf')
     t.not(unknown.code, 0, 'an unknown serial finds no start4.elf (the Pi then retries without prefix)')
-    const prefixLine = srv.lines.find((l) => l.startsWith('PIPREFIX ') && l.includes('1a2b3c4d'))
-    t.ok(prefixLine, 'tftp.pi_prefix event announced the serial')
-    t.match(JSON.parse(prefixLine!.slice(9)), { serial: '1a2b3c4d', client: { address: lab.hosts.cli!.ip }, mapped: true, machine: 'pi-1a2b3c4d' })
+    const prefixEvent = srv.events('pi_prefix').find((m) => m.serial === '1a2b3c4d')
+    t.ok(prefixEvent, 'tftp.pi_prefix event announced the serial')
+    t.match(prefixEvent, { serial: '1a2b3c4d', client: { address: lab.hosts.cli!.ip }, mapped: true, machine: 'pi-1a2b3c4d' })
     const rec = srv.records.find((r) => r.file === '1a2b3c4d/start4.elf' && r.outcome === 'ok')
     t.match(rec, { layer: 'pi-prefix', bytes: 22, client: { address: lab.hosts.cli!.ip } })
   })

@@ -3,7 +3,7 @@
 // 20 s: the bound (dnsmasq took 153–190 s here; the Pi gives up a file after 30 s).
 import t from 'tap'
 import { join } from 'node:path'
-import { createLab, isRoot } from '../helpers/netns.js'
+import { createLab, isRoot } from '../../src/lab/netns.js'
 import { addLoss, removeLoss, clientArgv, makeFiles, sha256File, startBootlab, type ClientName, type ClientOpts } from './fixtures/lab.js'
 
 const MiB = 1 << 20
