@@ -122,6 +122,16 @@ function dhcpPools(cfg: Config): PoolConfig[] {
   }]
 }
 
+/** the machine's port may be switched: it has power:, a known switch, and is not protected */
+function portSwitchable(power: PowerService, name: string): boolean {
+  try {
+    power.target(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** machines per lifecycle state, for /metrics */
 function countStates(machines: MachineService | undefined): Record<string, number> {
   const out: Record<string, number> = {}
@@ -263,7 +273,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     start: async () => {
       const mounts = createHttpRoutes({
         service: m(), getConfig, baseUrl, token, persistAssign,
-        ...(power ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(power!, method, name, body), assigned: (name: string, p: string) => power!.assigned(name, p) } } : {}),
+        ...(power ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(power!, method, name, body), assigned: (name: string, p: string) => power!.assigned(name, p), controllable: (name: string) => portSwitchable(power!, name) } } : {}),
+        config: source,
+        server: { started: app.started, dhcp: { mode: dhcpMode, interface: cfg.server.interface ?? null } },
         extraRoots: { ipxe: join(cfg.server.paths.firmware, 'ipxe') },
         log: logger,
       })
