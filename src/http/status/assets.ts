@@ -46,7 +46,8 @@ table.machines{width:100%;border-collapse:collapse}
 .progress i.on{background:var(--cyan)}.p-deployed i.on{background:var(--ok)}.p-failed i.on{background:var(--bad)}.p-installing i.on{background:var(--indigo)}
 .plabel{display:block;font-size:.78rem;color:var(--dim);margin-top:.15rem}
 .power{font-weight:600;font-size:.85rem}.pw-on{color:var(--ok)}.pw-off{color:var(--bad)}.pw-unknown{color:var(--dim)}
-.grid{display:grid;grid-template-columns:minmax(0,1.2fr) minmax(0,1fr);gap:1rem;align-items:start}
+.grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.25fr);gap:1.2rem;align-items:start}
+.side{display:flex;flex-direction:column;gap:1rem}.boots h2{margin-top:0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.1rem}
 .card h2{margin-top:0}
 dl{display:grid;grid-template-columns:8rem 1fr;gap:.35rem .8rem;margin:0}dt{color:var(--dim);font-size:.88rem}dd{margin:0;overflow-wrap:anywhere}
@@ -84,7 +85,8 @@ body.login main{max-width:26rem;padding-top:12vh}
   table.machines,.machines tbody,.machines tr,.machines td{display:block;width:100%}
   .machines tr{background:var(--card);border:1px solid var(--line);border-radius:8px;margin-bottom:.6rem;padding:.3rem .2rem}
   .machines td{display:grid;grid-template-columns:6.5rem minmax(0,1fr);border:0;padding:.22rem .6rem}
-  .machines td::before{content:attr(data-label);color:var(--dim);font-size:.8rem}
+  .machines td::before{content:attr(data-label);color:var(--dim);font-size:.8rem;grid-column:1;grid-row:1/span 3}
+  .machines td>*{grid-column:2;justify-self:start}
   .machines tr.empty td{display:block}.machines tr.empty td::before{content:none}
   dl{grid-template-columns:6.5rem 1fr}
   .step{grid-template-columns:4.6rem minmax(0,1fr) 4.5rem}
@@ -158,3 +160,6 @@ export const JS = `'use strict';
   src.addEventListener('gap', function () { location.reload(); });
 })();
 `
+
+/** a small boot-arrow icon (also answers /favicon.ico, so browsers do not log a 404) */
+export const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#14202e"/><path d="M9 22h14M16 8v10m-5-5 5 5 5-5" stroke="#48d17f" stroke-width="3" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>'

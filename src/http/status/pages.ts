@@ -8,7 +8,7 @@ import { assignMachine, forgetMachine, powerMachine, type ActionDeps, type Answe
 import { clientIp } from '../client-ip.js'
 import { tokenMatches } from '../token.js'
 import { tokenOf, viewerOf, type AccessOptions, type Viewer } from './access.js'
-import { CSS, JS } from './assets.js'
+import { CSS, ICON, JS } from './assets.js'
 import { banner, listPage, loginPage, machinePage, machineRow, type PageContext, type Row } from './render.js'
 import { SESSION_COOKIE, clearedCookie, csrfMatches, readCookie, sessionCookie, type LoginLimiter } from './session.js'
 import type { MachineView, StatusEvent, StatusSource } from './source.js'
@@ -73,6 +73,7 @@ export function createStatusPages(deps: StatusPagesDeps): Router {
   const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 })
 
   router.get('/status/assets/status.css', (_req, res) => { res.type('text/css').set('Cache-Control', 'max-age=300').send(CSS) })
+  router.get(['/favicon.ico', '/status/assets/icon.svg'], (_req, res) => { res.type('image/svg+xml').set('Cache-Control', 'max-age=3600').send(ICON) })
   router.get('/status/assets/status.js', (_req, res) => { res.type('text/javascript').set('Cache-Control', 'max-age=300').send(JS) })
 
   const context = (v: Viewer): PageContext => ({

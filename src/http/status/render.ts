@@ -140,7 +140,7 @@ export function csrfField(csrf: string): string {
 export function layout(ctx: PageContext, title: string, main: string, live: { machine?: string } = {}): string {
   return '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     + '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    + `<title>${esc(title)} · bootlab</title><link rel="stylesheet" href="/status/assets/status.css">`
+    + `<title>${esc(title)} · bootlab</title><link rel="stylesheet" href="/status/assets/status.css"><link rel="icon" href="/status/assets/icon.svg">`
     + '<script src="/status/assets/status.js" defer></script></head>'
     + `<body data-live="/api/events/stream"${live.machine ? ` data-machine="${esc(live.machine)}"` : ''}>`
     + header(ctx) + `<main>${main}</main></body></html>`
@@ -219,17 +219,17 @@ export function machinePage(ctx: PageContext, r: Row, boots: Boot[], profiles: s
     ['Power', powerCell(r)],
   ]
   const dl = facts.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')
-  const disc = m.configured ? '' : '<div class="card"><h2>Add it to the config</h2><p>This machine netbooted but is not in the config file. Copy this into <code>machines:</code>:</p>'
+  const disc = m.configured ? '' : '<div class="card"><h2>Add it to the config</h2><p>This machine netbooted but is not in the config file. Add this entry to the file (under <code>machines:</code>) and pick its profile.</p>'
     + `<pre class="yaml">${esc(yamlSnippet(m, profiles))}</pre></div>`
   const note = notice ? `<p class="notice ${notice.ok ? '' : 'bad'}">${esc(notice.text)}</p>` : ''
   return layout(ctx, title, `${note}<div class="titlebar"><h1><a href="/" class="back">←</a> ${esc(title)}${m.configured ? '' : ' <span class="state s-discovered">discovered</span>'}</h1></div>`
-    + `<div class="grid"><div class="card"><dl>${dl}</dl>${actions(ctx, r, profiles)}</div>${disc}</div>`
-    + `<h2>Boots</h2>${timeline(boots)}`, { machine: m.name ?? m.mac })
+    + `<div class="grid"><div class="side"><div class="card"><dl>${dl}</dl>${actions(ctx, r, profiles)}</div>${disc}</div>`
+    + `<div class="boots"><h2>Boots</h2>${timeline(boots)}</div></div>`, { machine: m.name ?? m.mac })
 }
 
 export function loginPage(error?: string): string {
   return '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-    + '<title>log in · bootlab</title><link rel="stylesheet" href="/status/assets/status.css"></head><body class="login">'
+    + '<title>log in · bootlab</title><link rel="stylesheet" href="/status/assets/status.css"><link rel="icon" href="/status/assets/icon.svg"></head><body class="login">'
     + '<main><form method="post" action="/login" class="card loginform"><h1>bootlab</h1>'
     + '<p>Machine details are for the lab\'s owner. Log in with the API token (<code>/var/lib/bootlab/api-token</code> on the bootlab host).</p>'
     + `${error ? `<p class="notice bad">${esc(error)}</p>` : ''}`
