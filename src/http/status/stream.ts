@@ -110,8 +110,28 @@ export class EventStream {
     }
   }
 
+  /**
+   * Events are fanned out after the current tick, not inside the emit: the request or packet that
+   * caused an event does not wait for rendering and 200 socket writes.
+   */
+  #queue: StatusEvent[] = []
+  #scheduled = false
+
   #publish(e: StatusEvent): void {
     if (this.#clients.size === 0) return
+    if (this.#queue.length >= 10_000) this.#queue.shift()
+    this.#queue.push(e)
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      const q = this.#queue
+      this.#queue = []
+      for (const ev of q) this.#fanOut(ev)
+    })
+  }
+
+  #fanOut(e: StatusEvent): void {
     let text: string | undefined
     for (const c of this.#clients) {
       if (c.machine !== undefined && e.machine !== c.machine && e.mac !== c.machine && !e.type.startsWith('config.')) continue
