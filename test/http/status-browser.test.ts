@@ -18,7 +18,7 @@ t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] })
   t.teardown(() => browser.close())
   const shot = async (page: Page, name: string, width: number): Promise<void> => {
-    await page.setViewportSize({ width, height: 900 })
+    await page.setViewportSize({ width, height: 560 }) // fullPage grows it to the content
     await page.waitForTimeout(150)
     await page.screenshot({ path: `${ARTIFACTS}${name}-${width}.png`, fullPage: true })
   }

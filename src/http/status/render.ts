@@ -53,6 +53,7 @@ export function duration(ms: number): string {
 
 export function ago(iso: string | null, now: number): string {
   if (!iso) return 'never'
+  if (now - Date.parse(iso) < 1000) return 'just now'
   return `${duration(Math.max(0, now - Date.parse(iso))).replace(/ \d+ s$/, '')} ago`
 }
 
