@@ -5,8 +5,11 @@ import { LoginLimiter, SessionStore, csrfMatches, readCookie, sessionCookie } fr
 import { boots, progress } from '../../src/http/status/timeline.js'
 import { esc, yamlSnippet } from '../../src/http/status/render.js'
 import { shownIssues } from '../../src/http/status/source.js'
-import type { EventRow } from '../../src/store/store.js'
-import type { MachineView } from '../../src/machines/lifecycle.js'
+import { Store, type EventRow } from '../../src/store/store.js'
+import { Lifecycle, type MachineView } from '../../src/machines/lifecycle.js'
+import type { Config } from '../../src/boot/types.js'
+import { silentLogger } from '../../src/log.js'
+import { machine, profile } from './fixtures/harness.js'
 
 t.test('sessions: expiry, cap, CSRF', async (t) => {
   let now = 1_000_000
@@ -104,4 +107,25 @@ t.test('escaping and snippets', async (t) => {
   ])
   t.equal(shown[0]!.message, 'expected a file, got the text "…"', 'values under secret-looking settings hidden')
   t.equal(shown[1]!.message, 'unknown arch "rpi9"')
+})
+
+t.test('the lifecycle records power steps for the timeline, without device output; status/recover steps are not machine history', async (t) => {
+  const store = new Store({ file: ':memory:' })
+  t.teardown(() => store.close())
+  const cfg = {
+    server: { http: { port: 8080, listen: '0.0.0.0' }, unknown: 'discover', unknown_profile: 'local', state_dir: '/nonexistent', paths: { images: '/i', firmware: '/f', tftproot: '/t' } },
+    switches: {},
+    profiles: { local: profile({ boot: 'local' }) },
+    machines: { a: machine('a', '02:00:00:00:00:0a', { power: { switch: 's', port: 'p1' } }) },
+  } as Config
+  const lc = new Lifecycle({ store, getConfig: () => cfg, log: silentLogger() })
+  lc.start()
+  const seen: string[] = []
+  lc.bus.on('event', (e) => seen.push(e.type))
+  lc.onPower('power.step', { machine: 'a', action: 'cycle', step: 'verify_off', ok: true, duration_ms: 321, detail: 'show power inline: off' } as never)
+  lc.onPower('power.step', { machine: 'a', action: 'status', step: 'status', ok: true, duration_ms: 5 })
+  const evs = lc.events({ machine: 'a' }).filter((e) => e.type === 'power.step')
+  t.equal(evs.length, 1)
+  t.same(evs[0]!.data, { action: 'cycle', step: 'verify_off', ok: true, duration_ms: 321 }, 'no detail field')
+  t.same(seen, ['power.step'], 'published on the bus')
 })
