@@ -59,6 +59,7 @@ t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `
     for (const name of [PI.name, PC.name, PI3.name]) t.ok(rows.some((r) => r.includes(name)), `${name} listed`)
     t.ok(rows.some((r) => r.includes(STRANGER.mac) && /discovered/.test(r)), 'the unknown machine is listed as discovered, with its MAC')
     t.match(await page.locator(`#m-${PI.mac.replace(/:/g, '')}`).textContent(), /deployed/, 'pi-01 deployed after its boot')
+    t.match(await page.locator('details.discovered pre').textContent(), `mac: "${STRANGER.mac}"`, 'YAML for the discovered machine under the table')
     await page.waitForSelector('#live.on', { timeout: 5000 })
     await shot(page, 'status-list', 1400)
     await shot(page, 'status-list', 390)

@@ -47,6 +47,7 @@ table.machines{width:100%;border-collapse:collapse}
 .plabel{display:block;font-size:.78rem;color:var(--dim);margin-top:.15rem}
 .power{font-weight:600;font-size:.85rem}.pw-on{color:var(--ok)}.pw-off{color:var(--bad)}.pw-unknown{color:var(--dim)}
 .grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.25fr);gap:1.2rem;align-items:start}
+details.discovered{margin-top:1rem}details.discovered summary{cursor:pointer;color:var(--violet);font-weight:600}
 .side{display:flex;flex-direction:column;gap:1rem}.boots h2{margin-top:0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:1rem 1.1rem}
 .card h2{margin-top:0}
@@ -107,7 +108,7 @@ export const JS = `'use strict';
     document.querySelectorAll('time[data-ago]').forEach(function (t) { t.textContent = ago(t.getAttribute('datetime')); });
     var up = document.querySelector('[data-uptime]');
     if (up) { var s = Math.round((Date.now() - Number(up.getAttribute('data-uptime'))) / 1000);
-      up.textContent = s < 3600 ? Math.floor(s / 60) + ' min' : Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min'; }
+      up.textContent = s < 60 ? s + ' s' : s < 3600 ? Math.floor(s / 60) + ' min' : s < 86400 ? Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min' : Math.floor(s / 86400) + ' d ' + Math.floor(s % 86400 / 3600) + ' h'; }
   }
   setInterval(tick, 5000);
   if (!url || !window.EventSource) return;

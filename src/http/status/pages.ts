@@ -112,7 +112,7 @@ export function createStatusPages(deps: StatusPagesDeps): Router {
   router.get('/', (req, res) => {
     const v = reader(req, res)
     if (!v) return
-    res.type('html').send(listPage(context(v), source.machines().map((m) => rowOf(source, m))))
+    res.type('html').send(listPage(context(v), source.machines().map((m) => rowOf(source, m)), undefined, source.profiles()))
   })
 
   router.get('/machines/:name', (req, res) => {

@@ -147,7 +147,16 @@ export function layout(ctx: PageContext, title: string, main: string, live: { ma
     + header(ctx) + `<main>${main}</main></body></html>`
 }
 
-export function listPage(ctx: PageContext, rows: Row[], notice?: string): string {
+/** Below the table: one YAML block for every discovered machine, ready to paste. */
+function discoveredBlock(rows: Row[], profiles: string[]): string {
+  const disc = rows.filter((r) => !r.m.configured)
+  if (disc.length === 0) return ''
+  const yaml = ['machines:', ...disc.map((r) => yamlSnippet(r.m, profiles).split('\n').slice(1).join('\n'))].join('\n')
+  return `<details class="card discovered"><summary>${disc.length} discovered machine${disc.length > 1 ? 's' : ''} not in the config file: YAML to add ${disc.length > 1 ? 'them' : 'it'}</summary>`
+    + `<pre class="yaml">${esc(yaml)}</pre></details>`
+}
+
+export function listPage(ctx: PageContext, rows: Row[], notice?: string, profiles: string[] = []): string {
   const counts = new Map<string, number>()
   for (const r of rows) counts.set(r.m.state, (counts.get(r.m.state) ?? 0) + 1)
   const summary = [...counts].map(([s, n]) => `<span class="state s-${esc(s)}">${n} ${esc(STATE_WORDS[s] ?? s)}</span>`).join(' ')
@@ -157,7 +166,7 @@ export function listPage(ctx: PageContext, rows: Row[], notice?: string): string
   return layout(ctx, 'machines', `${notice ? `<p class="notice">${esc(notice)}</p>` : ''}`
     + `<div class="titlebar"><h1>Machines <span class="count">${rows.length}</span></h1><div class="summary">${summary}</div></div>`
     + '<div class="tablewrap"><table class="machines"><thead><tr><th>Name</th><th>Arch</th><th>MAC</th><th>Serial</th><th>IP</th><th>Profile</th><th>State</th><th>Boot</th><th>Last seen</th><th>Power</th></tr></thead>'
-    + `<tbody id="machines">${body}</tbody></table></div>`)
+    + `<tbody id="machines">${body}</tbody></table></div>${discoveredBlock(rows, profiles)}`)
 }
 
 function stepRow(st: Step, next: Step | undefined, boot: Boot): string {
