@@ -113,7 +113,11 @@ export const JS = `'use strict';
   setInterval(tick, 5000);
   if (!url || !window.EventSource) return;
   var live = document.getElementById('live');
-  var src = new EventSource(url + (machine ? '?machine=' + encodeURIComponent(machine) : ''));
+  // resume from the newest event the server had when it rendered this page: nothing falls in between
+  var since = body.getAttribute('data-since'), q = [];
+  if (machine) q.push('machine=' + encodeURIComponent(machine));
+  if (since) q.push('last_event_id=' + encodeURIComponent(since));
+  var src = new EventSource(url + (q.length ? '?' + q.join('&') : ''));
   src.onopen = function () { if (live) live.className = 'live on'; };
   src.onerror = function () { if (live) live.className = 'live'; };
   var pending = null;

@@ -80,6 +80,7 @@ export function createStatusPages(deps: StatusPagesDeps): Router {
     server: source.server(),
     config: source.config(),
     now: Date.now(),
+    lastEventId: source.events({ limit: 1 })[0]?.id ?? 0,
     ...(v.kind === 'session' ? { csrf: v.session.csrf } : {}),
     ...(v.kind === 'public' ? { publicView: true } : {}),
   })

@@ -18,6 +18,8 @@ export interface PageContext {
   csrf?: string
   /** reading without logging in (public_read) */
   publicView?: boolean
+  /** the newest event id when the page was rendered: the live script resumes the stream from it */
+  lastEventId?: number
   now: number
 }
 
@@ -143,7 +145,7 @@ export function layout(ctx: PageContext, title: string, main: string, live: { ma
     + '<meta name="viewport" content="width=device-width, initial-scale=1">'
     + `<title>${esc(title)} · bootlab</title><link rel="stylesheet" href="/status/assets/status.css"><link rel="icon" href="/status/assets/icon.svg">`
     + '<script src="/status/assets/status.js" defer></script></head>'
-    + `<body data-live="/api/events/stream"${live.machine ? ` data-machine="${esc(live.machine)}"` : ''}>`
+    + `<body data-live="/api/events/stream"${live.machine ? ` data-machine="${esc(live.machine)}"` : ''}${ctx.lastEventId !== undefined ? ` data-since="${ctx.lastEventId}"` : ''}>`
     + header(ctx) + `<main>${main}</main></body></html>`
 }
 
@@ -241,7 +243,7 @@ export function loginPage(error?: string): string {
   return '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
     + '<title>log in · bootlab</title><link rel="stylesheet" href="/status/assets/status.css"><link rel="icon" href="/status/assets/icon.svg"></head><body class="login">'
     + '<main><form method="post" action="/login" class="card loginform"><h1>bootlab</h1>'
-    + '<p>Machine details are for the lab\'s owner. Log in with the API token (<code>/var/lib/bootlab/api-token</code> on the bootlab host).</p>'
+    + '<p>Machine details are for the lab\'s owner. Log in with the API token: the file <code>api-token</code> in bootlab\'s state directory on the bootlab host (by default <code>/var/lib/bootlab/api-token</code>).</p>'
     + `${error ? `<p class="notice bad">${esc(error)}</p>` : ''}`
     + '<label>API token <input type="password" name="token" autocomplete="current-password" required autofocus></label>'
     + '<button>Log in</button></form></main></body></html>'
