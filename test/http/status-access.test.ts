@@ -83,6 +83,12 @@ t.test('status page access', async (t) => {
     t.equal(r.status, 303)
     t.equal((await fetch(`${lab.url}/machines/${STRANGER.mac}`, { headers: { cookie } })).status, 404, 'gone')
     t.equal((await post(`/machines/${PC.name}/forget`, `csrf=${await csrfOf()}`)).status, 404, 'configured machines are not forgotten')
+    // the JSON API's forget: same function, bearer token
+    t.equal((await httpFrom(STRANGER.addr, `${lab.url}/boot.ipxe?mac=${STRANGER.mac}`)).status, 200, 'seen again')
+    const api = (auth?: string): Promise<Response> => fetch(`${lab.url}/api/machines/${STRANGER.mac}/forget`, { method: 'POST', headers: auth ? { authorization: auth } : {} })
+    t.equal((await api()).status, 401, 'API forget without the token')
+    t.equal((await api(`Bearer ${lab.token}`)).status, 200, 'API forget with it')
+    t.equal((await api(`Bearer ${lab.token}`)).status, 404, 'already gone')
   })
 
   await t.test('escaped, and no secrets', async (t) => {
