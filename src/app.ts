@@ -276,6 +276,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         ...(power ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(power!, method, name, body), assigned: (name: string, p: string) => power!.assigned(name, p), controllable: (name: string) => portSwitchable(power!, name) } } : {}),
         config: source,
         server: { started: app.started, dhcp: { mode: dhcpMode, interface: cfg.server.interface ?? null } },
+        stats,
         extraRoots: { ipxe: join(cfg.server.paths.firmware, 'ipxe') },
         log: logger,
       })

@@ -10,6 +10,7 @@ import { createApiRouter, type ActionDeps } from './api.js'
 import { createBootRouter } from './boot.js'
 import { createCloudInitRouter } from './cloud-init.js'
 import { createFilesRouter } from './files.js'
+import type { StatsSource } from './metrics.js'
 import { requireRead, type AccessOptions } from './status/access.js'
 import { createStatusPages, streamData } from './status/pages.js'
 import { LoginLimiter, SessionStore } from './status/session.js'
@@ -35,6 +36,8 @@ export interface HttpRoutesOptions {
   server?: { started: number; dhcp: { mode: string; interface: string | null } }
   /** caps of GET /api/events/stream (tests lower them) */
   stream?: Partial<Pick<StreamOptions, 'maxClients' | 'maxPerSource' | 'maxBufferedBytes' | 'maxReplay' | 'heartbeatMs'>>
+  /** /metrics sources (src/http/metrics.ts): the event stream adds `status` (open streams, refused, slow clients dropped, sessions) */
+  stats?: Record<string, StatsSource>
   /** extra /files roots besides images and firmware, e.g. { ipxe: '/usr/lib/ipxe' } */
   extraRoots?: Record<string, string>
   log: Logger
@@ -64,6 +67,7 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
   })
   const actions: ActionDeps = { lifecycle, getConfig: o.getConfig, persistAssign: o.persistAssign, power: o.power, forget: (mac) => source.forget(mac), log }
   const stream = new EventStream({ source, data: streamData(source), log, ...o.stream })
+  if (o.stats) o.stats.status = () => ({ ...stream.stats, sessions: access.sessions.size })
   const streamRouter = Router()
   streamRouter.get('/events/stream', read, stream.handle)
   return [

@@ -9,6 +9,16 @@ import { parse } from 'yaml'
 import { PC, PI, PI3, STRANGER, httpFrom, replayPiBoot, startStatusLab } from './fixtures/status-lab.js'
 
 const CHROMIUM = '/usr/bin/chromium'
+
+/** polls from the test side (the page's CSP rightly refuses the eval that waitForFunction needs) */
+async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms
+  for (;;) {
+    if (await cond()) return true
+    if (Date.now() > end) return false
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
 const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname
 
 t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (apt-get install chromium; .ci/apt.d/chromium.txt)` }, async (t) => {
@@ -73,7 +83,7 @@ t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `
     t.notMatch(await row.textContent(), /127\.0\.0\.12/, 'no address yet')
     const t0 = Date.now()
     t.equal((await httpFrom(PC.addr, `${lab.url}/boot.ipxe?mac=${PC.mac}&arch=x86_64&platform=efi`)).status, 200)
-    await page.waitForFunction(`(document.getElementById('m-${PC.mac.replace(/:/g, '')}')?.textContent ?? '').includes('127.0.0.12')`, undefined, { timeout: 2000 })
+    t.ok(await until(async () => /127\.0\.0\.12/.test((await row.textContent()) ?? ''), 2000), 'the row shows the address within 2 s')
     t.comment(`boot script request → row updated in ${Date.now() - t0} ms`)
     t.equal(await page.evaluate('window.marker'), 42, 'the page was not reloaded')
   })
@@ -110,6 +120,13 @@ t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `
     const tl = (await page.locator('#timeline').textContent()) ?? ''
     for (const step of ['firmware TFTP', 'loader', 'boot script', 'kernel', 'initrd', 'cloud-init fetched', 'phone-home', 'deployed']) t.match(tl, step, `timeline has "${step}"`)
     t.ok(await page.locator('form[action$="/power"] button[value=cycle]').isVisible(), 'power buttons for a machine with power control')
+    // live on the machine page too: a new boot script request appears in the timeline without a reload
+    const scripts = async (): Promise<number> => (await page.locator('#timeline .step', { hasText: 'boot script' }).count())
+    const before = await scripts()
+    await page.evaluate('window.marker = 7')
+    t.equal((await httpFrom(PI.addr, `${lab.url}/boot.ipxe?mac=${PI.mac}&arch=arm64&platform=efi`)).status, 200)
+    t.ok(await until(async () => (await scripts()) > before, 2000), 'the new request is in the timeline within 2 s')
+    t.equal(await page.evaluate('window.marker'), 7, 'without a reload')
     await shot(page, 'status-machine', 1400)
     await shot(page, 'status-machine', 390)
     await page.goto(`${lab.url}/machines/${STRANGER.mac}`)
