@@ -120,6 +120,9 @@ t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `
     const tl = (await page.locator('#timeline').textContent()) ?? ''
     for (const step of ['firmware TFTP', 'loader', 'boot script', 'kernel', 'initrd', 'cloud-init fetched', 'phone-home', 'deployed']) t.match(tl, step, `timeline has "${step}"`)
     t.ok(await page.locator('form[action$="/power"] button[value=cycle]').isVisible(), 'power buttons for a machine with power control')
+    await shot(page, 'status-machine', 1400)
+    await shot(page, 'status-machine', 390)
+    await page.setViewportSize({ width: 1400, height: 900 })
     // live on the machine page too: a new boot script request appears in the timeline without a reload
     const scripts = async (): Promise<number> => (await page.locator('#timeline .step', { hasText: 'boot script' }).count())
     const before = await scripts()
@@ -127,8 +130,7 @@ t.test('status page in a real browser', { skip: existsSync(CHROMIUM) ? false : `
     t.equal((await httpFrom(PI.addr, `${lab.url}/boot.ipxe?mac=${PI.mac}&arch=arm64&platform=efi`)).status, 200)
     t.ok(await until(async () => (await scripts()) > before, 2000), 'the new request is in the timeline within 2 s')
     t.equal(await page.evaluate('window.marker'), 7, 'without a reload')
-    await shot(page, 'status-machine', 1400)
-    await shot(page, 'status-machine', 390)
+    t.match(await page.locator('#timeline section.boot h3').first().textContent(), /Latest boot[\s\S]*in progress/, 'a script request after "deployed" starts the next boot')
     await page.goto(`${lab.url}/machines/${STRANGER.mac}`)
     t.match(await page.locator('pre.yaml').textContent(), new RegExp(`mac: "${STRANGER.mac}"`), 'a ready YAML snippet for the discovered machine')
     await shot(page, 'status-discovered', 1400)

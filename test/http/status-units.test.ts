@@ -94,6 +94,9 @@ t.test('timeline: steps, boots, outcome, progress', async (t) => {
   t.equal(list[1]!.outcome, 'running')
   t.same(boots(events, 1).length, 1, 'at most max boots')
   t.same(progress(undefined), { reached: 0, of: 10, label: '' })
+  // without DHCP in between (a machine booting its disk after phone-home): the next step is the next boot
+  const later = boots([ev('http.script', { path: '/boot.ipxe' }, base), ev('phone-home', {}, base + 5), ev('deployed', { profile: 'u' }, base + 6), ev('http.script', { path: '/boot.ipxe' }, base + 100)])
+  t.same(later.map((b) => [b.outcome, b.steps.length]), [['deployed', 3], ['running', 1]])
 })
 
 t.test('escaping and snippets', async (t) => {

@@ -110,7 +110,9 @@ export function boots(events: EventRow[], max = 5): Boot[] {
     if (!st) continue
     const isDhcp = e.type === 'dhcp'
     const startsBoot = e.type === 'power.started' || e.type === 'assigned' || e.type === 'discovered'
-    if (!cur || (startsBoot && (reached >= 0 || cur.steps.some((x) => x.kind !== 'info'))) || (isDhcp && (reached >= NEW_BOOT_AFTER || cur.outcome !== 'running')) || e.ts - cur.end > GAP_MS) {
+    // after a boot ended (deployed, failed, local), the next boot step belongs to the next boot
+    const afterEnd = cur !== undefined && cur.outcome !== 'running' && st.kind === 'boot'
+    if (!cur || afterEnd || (startsBoot && (reached >= 0 || cur.steps.some((x) => x.kind !== 'info'))) || (isDhcp && reached >= NEW_BOOT_AFTER) || e.ts - cur.end > GAP_MS) {
       cur = { start: e.ts, end: e.ts, steps: [], outcome: 'running' }
       out.push(cur)
       reached = -1
