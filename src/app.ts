@@ -136,6 +136,16 @@ interface Wiring {
   stats: Record<string, StatsSource>
 }
 
+/** the machine's port may be switched: it has power:, a known switch, and is not protected */
+function portSwitchable(power: PowerService, name: string): boolean {
+  try {
+    power.target(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const source = await loadConfig(opts)
   const app = new App(source, opts.logger)
@@ -300,7 +310,10 @@ async function wireHttp(w: Wiring, source: ConfigSource, power: () => PowerServi
       const p = power()
       const mounts = createHttpRoutes({
         service: m, getConfig: w.getConfig, baseUrl: w.baseUrl, token, persistAssign,
-        ...(p ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(p, method, name, body), assigned: (name: string, prof: string) => p.assigned(name, prof) } } : {}),
+        ...(p ? { power: { api: (method: string, name: string, body?: unknown) => powerApi(p, method, name, body), assigned: (name: string, prof: string) => p.assigned(name, prof), controllable: (name: string) => portSwitchable(p, name) } } : {}),
+        config: source,
+        server: { started: w.app.started, dhcp: { mode: cfg.server.dhcp.mode, interface: cfg.server.interface ?? null } },
+        stats: w.stats,
         extraRoots: { ipxe: join(cfg.server.paths.firmware, 'ipxe') },
         log: w.logger,
       })

@@ -34,12 +34,22 @@ export class ApiClient {
     return t
   }
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' }
-    if (method === 'POST') {
-      headers['content-type'] = 'application/json'
-      headers.authorization = `Bearer ${await this.token()}`
+  /**
+   * The bearer header: required for changes; sent with reads too when a token is at hand (machine
+   * details need it unless the server has server.http.public_read).
+   */
+  async authorization(required: boolean): Promise<Record<string, string>> {
+    try {
+      return { authorization: `Bearer ${await this.token()}` }
+    } catch (err) {
+      if (required) throw err
+      return {}
     }
+  }
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...(await this.authorization(method === 'POST')) }
+    if (method === 'POST') headers['content-type'] = 'application/json'
     let res: Response
     try {
       res = await fetch(this.url(path), {

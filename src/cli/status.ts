@@ -1,29 +1,33 @@
-// bootlab status [MACHINE]: a summary of the lab, or one machine with its recent timeline.
+// bootlab status [MACHINE]: a summary of the lab, or one machine with its recent timeline;
+// with --watch, follows the live event stream (src/cli/watch.ts).
 import { Command } from 'commander'
 import type { EventRow } from '../store/store.js'
 import type { MachineView } from '../machines/lifecycle.js'
 import { ago, clientFrom, runCli, table, withClientOptions, type CliDeps } from './client.js'
 import { machineRows } from './machines.js'
-
-function describeEvent(e: EventRow): string {
-  const d = e.data
-  switch (e.type) {
-    case 'state': return `${String(d.from)} → ${String(d.to)}${d.reason ? ` (${String(d.reason)})` : ''}`
-    case 'assigned': return `assigned ${String(d.profile)} (deployment ${String(d.deployment)})`
-    case 'deployed': return `deployed ${String(d.profile)}`
-    case 'dhcp': return `DHCP ${String(d.kind)}${d.class ? ` ${String(d.class)}` : ''}${d.ip ? ` ${String(d.ip)}` : ''}`
-    case 'tftp': return `TFTP ${String(d.file)} ${String(d.outcome)}`
-    default: return `${e.type}${d.path ? ` ${String(d.path)}` : ''}${d.action ? ` ${String(d.action)}` : ''}${d.error ? `: ${String(d.error)}` : ''}`
-  }
-}
+import { describeEvent, printable, watchEvents } from './watch.js'
 
 export function statusCommand(deps: CliDeps = {}): Command {
   return withClientOptions(new Command('status'))
     .description('summary of all machines, or one machine and its timeline')
     .argument('[machine]', 'machine name or MAC')
     .option('-n, --events <n>', 'number of events to show', '20')
-    .action((machine: string | undefined, opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; events: string }) => runCli('status', deps, async (write) => {
+    .option('-w, --watch', 'follow the live event stream (reconnects; Ctrl-C ends)')
+    .option('--count <n>', 'with --watch: stop after n events')
+    .action((machine: string | undefined, opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; events: string; watch?: boolean; count?: string }) => runCli('status', deps, async (write) => {
       const api = clientFrom(opts)
+      if (opts.watch) {
+        const stop = new AbortController()
+        const onSignal = (): void => stop.abort()
+        process.once('SIGINT', onSignal)
+        try {
+          const count = opts.count !== undefined ? Math.max(1, Number.parseInt(opts.count, 10) || 1) : undefined
+          await watchEvents({ server: opts.server, client: api, write, signal: stop.signal, ...(machine ? { machine } : {}), ...(count ? { count } : {}) })
+        } finally {
+          process.off('SIGINT', onSignal)
+        }
+        return
+      }
       if (!machine) {
         const { machines } = await api.request<{ machines: MachineView[] }>('GET', '/api/machines')
         const counts = new Map<string, number>()
@@ -36,8 +40,8 @@ export function statusCommand(deps: CliDeps = {}): Command {
       const limit = Math.max(1, Math.min(Number.parseInt(opts.events, 10) || 20, 500))
       const { events } = await api.request<{ events: EventRow[] }>('GET', `/api/events?machine=${encodeURIComponent(m.name ?? m.mac)}&limit=${limit}`)
       const lines = [
-        `${m.name ?? '(unnamed)'}  ${m.mac}  ${m.arch ?? '-'}${m.serial ? `  serial ${m.serial}` : ''}`,
-        `state:      ${m.state}${m.state_reason ? ` (${m.state_reason})` : ''} since ${m.state_since}${m.netboot_step ? `, step: ${m.netboot_step}` : ''}`,
+        `${printable(m.name ?? '(unnamed)')}  ${m.mac}  ${m.arch ?? '-'}${m.serial ? `  serial ${printable(m.serial)}` : ''}`,
+        `state:      ${m.state}${m.state_reason ? ` (${printable(m.state_reason)})` : ''} since ${m.state_since}${m.netboot_step ? `, step: ${printable(m.netboot_step)}` : ''}`,
         `profile:    ${m.profile ?? '-'}   next boot: ${m.boot_profile ?? '-'}`,
         `deployment: ${m.deployment ? `${m.deployment.id} ${m.deployment.profile} (${m.deployment.state})` : '-'}`,
         `deployed:   ${m.deployed_at ? `${m.applied_profile ?? '-'} at ${m.deployed_at}` : '-'}`,

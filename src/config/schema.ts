@@ -108,7 +108,12 @@ export const SWITCH_DRIVERS = Object.keys(SWITCH_SCHEMAS) as SwitchDriver[]
 export const serverSchema = z.strictObject({
   interface: z.string().min(1).optional(),
   advertise: ipv4.optional(),
-  http: z.strictObject({ port: port.default(8080), listen: ipv4.default('0.0.0.0') }).prefault({}),
+  http: z.strictObject({
+    port: port.default(8080),
+    listen: ipv4.default('0.0.0.0'),
+    /** status page, event stream and machine details readable without the API token (docs/http.md: a risk) */
+    public_read: z.boolean().default(false),
+  }).prefault({}),
   tftp: z.strictObject({ port: port.default(69), listen: ipv4.default('0.0.0.0') }).prefault({}),
   dhcp: z.strictObject({
     mode: z.enum(['proxy', 'full', 'off']).default('proxy'),

@@ -1,41 +1,42 @@
-// JSON API (DESIGN §6). Reads are open to the LAN; mutations need `Authorization: Bearer <token>`
+// JSON API (DESIGN §6). Reads need the API token (`Authorization: Bearer <token>`) or a logged-in
+// status page session, unless `server.http.public_read` is true; mutations need the bearer token
 // (401 without it, 403 with a wrong one). Responses never carry secrets: no tokens, no switch
 // credentials, no cloud-init contents.
-import express, { Router, type NextFunction, type Request, type Response } from 'express'
+//
+// The actions (assign, power, forget) are plain functions returning { status, body }: the JSON routes
+// here and the status page's forms (src/http/status/pages.ts) call the same ones.
+import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express'
 import { profileKind, type Config } from '../boot/types.js'
 import type { Lifecycle } from '../machines/lifecycle.js'
 import type { PowerApi } from '../machines/inputs.js'
 import type { Logger } from '../log.js'
-import { tokenMatches } from './token.js'
+import { requireToken } from './status/access.js'
 
-export interface ApiRouterDeps {
-  lifecycle: Lifecycle
-  getConfig: () => Config
+export interface ApiRouterDeps extends ActionDeps {
   /** the API token (a function so a rotated token file can be re-read) */
   token: string | (() => string)
+  /** who may read (src/http/status/access.ts requireRead) */
+  read: RequestHandler
+}
+
+export interface ActionDeps {
+  lifecycle: Lifecycle
+  getConfig: () => Config
   /** persists an assignment in the YAML and reloads (createYamlAssigner); without it assign is 501 */
   persistAssign?: (machine: string, profile: string) => Promise<void>
   /** power control (src/power); without it power requests answer 409 */
   power?: PowerApi
+  /** forgets a discovered machine (StatusSource.forget); without it forget answers 501 */
+  forget?: (mac: string) => boolean
   log: Logger
 }
 
-export function requireToken(token: string | (() => string)) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const h = req.headers.authorization
-    if (h === undefined || h === '') {
-      res.status(401).set('WWW-Authenticate', 'Bearer realm="bootlab"').json({ error: 'authorization required' })
-      return
-    }
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
-    const expected = typeof token === 'function' ? token() : token
-    if (!m || !tokenMatches(expected, m[1]!)) {
-      res.status(403).json({ error: 'invalid token' })
-      return
-    }
-    next()
-  }
+export interface Answer {
+  status: number
+  body: Record<string, unknown>
 }
+
+const fail = (status: number, error: string): Answer => ({ status, body: { error } })
 
 export function profileSummaries(cfg: Config): Record<string, unknown>[] {
   return Object.entries(cfg.profiles).map(([name, p]) => ({
@@ -51,109 +52,110 @@ export function profileSummaries(cfg: Config): Record<string, unknown>[] {
   }))
 }
 
-export function createApiRouter(deps: ApiRouterDeps): Router {
-  const router = Router()
-  const auth = requireToken(deps.token)
-  const json = express.json({ limit: '16kb' })
+/**
+ * Assigns `profile` to machine `name`: persisted in the YAML, applied by the reload, a deployment
+ * started, and the machine power-cycled when it has power: and cycle_on_assign (or `cycle`).
+ */
+export async function assignMachine(deps: ActionDeps, name: string, profile: unknown, cycle: boolean): Promise<Answer> {
   const { lifecycle } = deps
+  const cfg = deps.getConfig()
+  const mc = cfg.machines[name]
+  if (!mc) return fail(404, `no machine ${name} in the config`)
+  if (typeof profile !== 'string' || !cfg.profiles[profile]) return fail(400, `unknown profile ${String(profile)}`)
+  const hasPower = deps.power !== undefined && mc.power !== undefined
+  if (cycle && !hasPower) return fail(409, `machine ${name} has no power control`)
+  if (!deps.persistAssign) return fail(501, 'assign is not available (no config file to write)')
+  const before = lifecycle.currentDeploymentId(name)
+  try {
+    await deps.persistAssign(name, profile)
+  } catch (err) {
+    deps.log.error({ machine: name, err: (err as Error).message }, 'assign: could not update the config file')
+    return fail(500, `could not update the config file: ${(err as Error).message}`)
+  }
+  if (deps.getConfig().machines[name]?.profile !== profile) {
+    return fail(500, 'the config file was updated but the reload did not apply it (see bootlab check / the config status)')
+  }
+  const { deployment } = lifecycle.assign(name, profile, before)
+  // power: the power module cycles an assigned machine that has power: and cycle_on_assign (default);
+  // `cycle` forces a cycle when cycle_on_assign is false. Neither waits for the cycle to finish.
+  let power: 'cycling' | 'none' = 'none'
+  const warn = (err: Error): void => { deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed') }
+  if (hasPower && mc.cycle_on_assign !== false) {
+    power = 'cycling'
+    deps.power!.assigned(name, profile).catch(warn)
+  } else if (cycle) {
+    power = 'cycling'
+    deps.power!.api('POST', name, { action: 'cycle' }).catch(warn)
+  }
+  return { status: 200, body: { machine: lifecycle.get(name), deployment: deployment.id, power } }
+}
 
-  router.get('/machines', (_req, res) => {
+/** GET → the port's report, POST {action: cycle|on|off} → the outcome (src/power/api.ts). */
+export async function powerMachine(deps: ActionDeps, method: 'GET' | 'POST', name: string, body?: unknown): Promise<Answer> {
+  if (!deps.getConfig().machines[name]) return fail(404, `no machine ${name} in the config`)
+  if (!deps.power) return fail(409, 'power control is not configured')
+  const r = await deps.power.api(method, name, body)
+  return { status: r.status, body: r.body as Record<string, unknown> }
+}
+
+/** Forgets a discovered machine (configured ones are removed by editing the YAML). */
+export function forgetMachine(deps: ActionDeps, mac: string): Answer {
+  if (!deps.forget) return fail(501, 'forget is not available')
+  return deps.forget(mac) ? { status: 200, body: { forgotten: mac } } : fail(404, `no discovered machine ${mac}`)
+}
+
+function send(res: Response, a: Answer): void {
+  res.status(a.status).json(a.body)
+}
+
+function readRoutes(router: Router, deps: ApiRouterDeps): void {
+  const { lifecycle, read } = deps
+  router.get('/machines', read, (_req, res) => {
     res.json({ machines: lifecycle.list() })
   })
-
-  router.get('/machines/:name', (req, res) => {
-    const m = lifecycle.get(req.params.name)
-    if (!m) {
-      res.status(404).json({ error: `no machine ${req.params.name}` })
-      return
-    }
+  router.get('/machines/:name', read, (req, res) => {
+    const name = String(req.params.name)
+    const m = lifecycle.get(name)
+    if (!m) return send(res, fail(404, `no machine ${name}`))
     res.json({ machine: m, events: lifecycle.events({ machine: m.name ?? m.mac, limit: 50 }) })
   })
-
-  router.get('/profiles', (_req, res) => {
+  router.get('/profiles', read, (_req, res) => {
     res.json({ profiles: profileSummaries(deps.getConfig()) })
   })
-
-  router.get('/events', (req, res) => {
+  router.get('/events', read, (req, res) => {
     const machine = typeof req.query.machine === 'string' && req.query.machine !== '' ? req.query.machine : undefined
     const limit = typeof req.query.limit === 'string' ? Number.parseInt(req.query.limit, 10) : 100
     res.json({ events: lifecycle.events({ machine, limit: Number.isFinite(limit) ? limit : 100 }) })
   })
+}
 
+function actionRoutes(router: Router, deps: ApiRouterDeps): void {
+  const auth = requireToken(deps)
+  const json = express.json({ limit: '16kb' })
   router.post('/machines/:name/assign', auth, json, async (req, res) => {
-    const name = String(req.params.name)
     const body = (req.body ?? {}) as { profile?: unknown; cycle?: unknown }
-    const cfg = deps.getConfig()
-    const mc = cfg.machines[name]
-    if (!mc) {
-      res.status(404).json({ error: `no machine ${name} in the config` })
-      return
-    }
-    if (typeof body.profile !== 'string' || !cfg.profiles[body.profile]) {
-      res.status(400).json({ error: `unknown profile ${String(body.profile)}` })
-      return
-    }
-    const cycle = body.cycle === true
-    const hasPower = deps.power !== undefined && mc.power !== undefined
-    if (cycle && !hasPower) {
-      res.status(409).json({ error: `machine ${name} has no power control` })
-      return
-    }
-    if (!deps.persistAssign) {
-      res.status(501).json({ error: 'assign is not available (no config file to write)' })
-      return
-    }
-    const before = lifecycle.currentDeploymentId(name)
-    try {
-      await deps.persistAssign(name, body.profile)
-    } catch (err) {
-      deps.log.error({ machine: name, err: (err as Error).message }, 'assign: could not update the config file')
-      res.status(500).json({ error: `could not update the config file: ${(err as Error).message}` })
-      return
-    }
-    if (deps.getConfig().machines[name]?.profile !== body.profile) {
-      res.status(500).json({ error: 'the config file was updated but the reload did not apply it (see bootlab check / the config status)' })
-      return
-    }
-    const { deployment } = lifecycle.assign(name, body.profile, before)
-    // power: the power module cycles an assigned machine that has power: and cycle_on_assign (default);
-    // --cycle forces a cycle when cycle_on_assign is false. Neither waits for the cycle to finish.
-    let power: 'cycling' | 'none' = 'none'
-    if (hasPower && mc.cycle_on_assign !== false) {
-      power = 'cycling'
-      deps.power!.assigned(name, body.profile).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
-    } else if (cycle) {
-      power = 'cycling'
-      deps.power!.api('POST', name, { action: 'cycle' }).catch((err: Error) => deps.log.warn({ machine: name, err: err.message }, 'power cycle after assign failed'))
-    }
-    res.status(200).json({ machine: lifecycle.get(name), deployment: deployment.id, power })
+    send(res, await assignMachine(deps, String(req.params.name), body.profile, body.cycle === true))
   })
-
-  async function power(req: Request, res: Response): Promise<void> {
-    const name = String(req.params.name)
-    if (!deps.getConfig().machines[name]) {
-      res.status(404).json({ error: `no machine ${name} in the config` })
-      return
-    }
-    if (!deps.power) {
-      res.status(409).json({ error: 'power control is not configured' })
-      return
-    }
-    const r = await deps.power.api(req.method === 'GET' ? 'GET' : 'POST', name, req.body)
-    res.status(r.status).json(r.body)
-  }
-
   // reading a port opens a session to the switch: not for anyone on the LAN to repeat at will
-  router.get('/machines/:name/power', auth, (req, res) => power(req, res))
-  router.post('/machines/:name/power', auth, json, (req, res) => power(req, res))
+  router.get('/machines/:name/power', auth, async (req, res) => send(res, await powerMachine(deps, 'GET', String(req.params.name))))
+  router.post('/machines/:name/power', auth, json, async (req, res) => send(res, await powerMachine(deps, 'POST', String(req.params.name), req.body)))
+  router.post('/machines/:mac/forget', auth, (req, res) => send(res, forgetMachine(deps, String(req.params.mac).toLowerCase())))
+}
 
-  // JSON errors for this router (bad JSON bodies, oversize bodies)
-  router.use((err: Error & { status?: number; statusCode?: number }, _req: Request, res: Response, next: NextFunction) => {
+/** JSON errors for this router (bad JSON bodies, oversize bodies) */
+function jsonErrors(deps: ApiRouterDeps) {
+  return (err: Error & { status?: number; statusCode?: number }, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(err)
     const status = err.status ?? err.statusCode ?? 500
     res.status(status).json({ error: status === 500 ? 'internal error' : err.message })
     if (status === 500) deps.log.error({ err: err.message }, 'api error')
-  })
+  }
+}
 
+export function createApiRouter(deps: ApiRouterDeps): Router {
+  const router = Router()
+  readRoutes(router, deps)
+  actionRoutes(router, deps)
+  router.use(jsonErrors(deps))
   return router
 }

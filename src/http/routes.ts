@@ -1,14 +1,21 @@
 // Every router of the HTTP area with the path to mount it at. The server shell does
 //   for (const r of createHttpRoutes(…)) app.use(r.path, r.router)
-import type { Router } from 'express'
+import { Router } from 'express'
 import type { Logger } from '../log.js'
 import type { Config } from '../boot/types.js'
 import type { MachineService } from '../machines/service.js'
 import type { PowerApi } from '../machines/inputs.js'
-import { createApiRouter } from './api.js'
+import { version } from '../version.js'
+import { createApiRouter, type ActionDeps } from './api.js'
 import { createBootRouter } from './boot.js'
 import { createCloudInitRouter } from './cloud-init.js'
 import { createFilesRouter } from './files.js'
+import type { StatsSource } from './metrics.js'
+import { requireRead, type AccessOptions } from './status/access.js'
+import { createStatusPages, streamData } from './status/pages.js'
+import { LoginLimiter, SessionStore } from './status/session.js'
+import { statusSourceFrom, type ConfigFeed, type StatusSource } from './status/source.js'
+import { EventStream, type StreamOptions } from './status/stream.js'
 
 export interface HttpRoutesOptions {
   service: MachineService
@@ -18,8 +25,19 @@ export interface HttpRoutesOptions {
   token: string | (() => string)
   /** createYamlAssigner({ configPath, reload }); without it the API's assign answers 501 */
   persistAssign?: (machine: string, profile: string) => Promise<void>
-  /** { api: (m, name, body) => powerApi(powerService, m, name, body), assigned: (n, p) => powerService.assigned(n, p) } */
-  power?: PowerApi
+  /**
+   * { api: (m, name, body) => powerApi(powerService, m, name, body), assigned: (n, p) => powerService.assigned(n, p),
+   *   controllable: (n) => the port may be switched (not protected) }
+   */
+  power?: PowerApi & { controllable?: (machine: string) => boolean }
+  /** the config loader (src/config/watch.ts): status and applied/rejected events for the status page */
+  config?: ConfigFeed
+  /** for the status page header */
+  server?: { started: number; dhcp: { mode: string; interface: string | null } }
+  /** caps of GET /api/events/stream (tests lower them) */
+  stream?: Partial<Pick<StreamOptions, 'maxClients' | 'maxPerSource' | 'maxBufferedBytes' | 'maxReplay' | 'heartbeatMs'>>
+  /** /metrics sources (src/http/metrics.ts): the event stream adds `status` (open streams, refused, slow clients dropped, sessions) */
+  stats?: Record<string, StatsSource>
   /** extra /files roots besides images and firmware, e.g. { ipxe: '/usr/lib/ipxe' } */
   extraRoots?: Record<string, string>
   log: Logger
@@ -30,10 +48,30 @@ export interface MountedRouter {
   router: Router
 }
 
+/** `server.http.public_read` (fixed at start, like every server: setting) */
+function publicRead(cfg: Config): boolean {
+  return (cfg.server.http as { public_read?: boolean }).public_read === true
+}
+
 export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
   const { lifecycle, bootScripts, renderer, record } = o.service
   const log = o.log.child({ module: 'http' })
+  const access: AccessOptions = { token: o.token, sessions: new SessionStore(), publicRead: publicRead(o.getConfig()) }
+  const read = requireRead(access)
+  const source: StatusSource = statusSourceFrom({
+    machines: o.service,
+    getConfig: o.getConfig,
+    ...(o.config ? { config: o.config } : {}),
+    server: { version, started: o.server?.started ?? Date.now(), dhcp: o.server?.dhcp ?? { mode: 'off', interface: null } },
+    ...(o.power?.controllable ? { powerControl: o.power.controllable } : {}),
+  })
+  const actions: ActionDeps = { lifecycle, getConfig: o.getConfig, persistAssign: o.persistAssign, power: o.power, forget: (mac) => source.forget(mac), log }
+  const stream = new EventStream({ source, data: streamData(source), log, ...o.stream })
+  if (o.stats) o.stats.status = () => ({ ...stream.stats, sessions: access.sessions.size })
+  const streamRouter = Router()
+  streamRouter.get('/events/stream', read, stream.handle)
   return [
+    { path: '/', router: createStatusPages({ source, actions, access, limiter: new LoginLimiter(), log }) },
     { path: '/', router: createBootRouter({ bootScripts, log }) },
     {
       path: '/files',
@@ -47,6 +85,7 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
       }),
     },
     { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, record, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log }) },
-    { path: '/api', router: createApiRouter({ lifecycle, getConfig: o.getConfig, token: o.token, persistAssign: o.persistAssign, power: o.power, log }) },
+    { path: '/api', router: streamRouter },
+    { path: '/api', router: createApiRouter({ ...actions, token: o.token, read }) },
   ]
 }

@@ -53,3 +53,13 @@ export function tokenMatches(expected: string, given: string): boolean {
   const b = createHash('sha256').update(given).digest()
   return timingSafeEqual(a, b)
 }
+
+/**
+ * The token of an `Authorization: Bearer <token>` header: undefined without the header,
+ * null when the header is there but is not a bearer token.
+ */
+export function bearerToken(header: string | undefined): string | null | undefined {
+  if (header === undefined || header === '') return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return m ? m[1]! : null
+}

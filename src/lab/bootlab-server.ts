@@ -62,7 +62,8 @@ export function writeBootlabLabConfig(ctx: LabServerContext): BootlabLabDirs {
     server: {
       interface: ctx.at.iface,
       advertise: ctx.at.address,
-      http: { port: HTTP_PORT },
+      // the lab's own namespace, nobody else on it: `bootlab demo` reads /api/machines and /api/events with curl
+      http: { port: HTTP_PORT, public_read: true },
       tftp: { port: 69 },
       dhcp: { mode: 'full', pool: `${ctx.pool.start}-${ctx.pool.end}`, router: ctx.at.address, lease: '1h' },
       unknown: 'ignore',

@@ -50,15 +50,19 @@ export interface HttpObservation {
 export type ConfigChangeEvent = ConfigChange
 
 /** The PowerEvents (src/power/events.ts) the lifecycle listens to. */
-export const POWER_EVENT_TYPES = ['power.cycle.started', 'power.cycle.done', 'power.cycle.failed', 'power.manual_required'] as const
+export const POWER_EVENT_TYPES = ['power.cycle.started', 'power.cycle.done', 'power.cycle.failed', 'power.manual_required', 'power.step'] as const
 export type PowerEventType = (typeof POWER_EVENT_TYPES)[number]
 
 /** The fields of those events used here. */
 export interface PowerObservation {
   machine?: string
-  action: 'cycle' | 'on' | 'off'
+  action: 'cycle' | 'on' | 'off' | 'status' | 'recover'
   reason?: string
   message?: string
+  /** power.step only: off, verify_off, wait, on, verify_on, … and whether it worked */
+  step?: string
+  ok?: boolean
+  duration_ms?: number
 }
 
 /** The power side of the API and of assignments (src/power: powerApi() and PowerService.assigned()). */

@@ -94,10 +94,18 @@ export class Lifecycle {
     const mc = this.getConfig().machines[ev.machine]
     if (!mc) return
     const name = ev.machine
+    if (ev.action === 'status' || ev.action === 'recover') return
+    const action = ev.action
+    if (type === 'power.step') {
+      // the cycle's steps for the timeline (off, verified off, on, verified on); no device output
+      this.tx(() => this.record(mc.mac, 'power.step', { action, step: ev.step ?? null, ok: ev.ok ?? null, duration_ms: ev.duration_ms ?? null }))
+      this.publish(mc.mac)
+      return
+    }
     this.tx(() => {
       this.store.ensureMachine(mc.mac, { name, state: 'ready' })
       const row = this.store.machine(mc.mac)!
-      const open = this.openOps.get(`${name} ${ev.action}`)
+      const open = this.openOps.get(`${name} ${action}`)
       switch (type) {
         case 'power.cycle.started': {
           const id = this.store.addPowerOp(name, ev.action)

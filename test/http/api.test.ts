@@ -98,20 +98,26 @@ t.test('mutations need the bearer token', async (t) => {
 t.test('reads: machines, one machine, profiles, events — and no secrets', async (t) => {
   const h = await setup(t)
   await fetch(`${h.baseUrl}/boot.ipxe?mac=${PI_MAC}`)
-  const ms = await call(h, 'GET', '/api/machines')
+  // machine details are not for every device on the LAN: the token (or a status page session) is needed
+  for (const path of ['/api/machines', '/api/machines/pi-03', '/api/profiles', '/api/events']) {
+    t.equal((await call(h, 'GET', path)).status, 401, `${path} without the token`)
+    t.equal((await call(h, 'GET', path, undefined, 'Bearer wrong')).status, 403, `${path} with a wrong token`)
+  }
+  const auth = `Bearer ${h.token}`
+  const ms = await call(h, 'GET', '/api/machines', undefined, auth)
   t.equal(ms.status, 200)
   const names = (ms.json.machines as { name: string }[]).map((m) => m.name).sort()
   t.same(names, ['pc-01', 'pi-03'])
-  const one = await call(h, 'GET', '/api/machines/pi-03')
+  const one = await call(h, 'GET', '/api/machines/pi-03', undefined, auth)
   t.equal((one.json.machine as { state: string }).state, 'netbooting')
   t.ok((one.json.events as unknown[]).length > 0)
-  t.equal((await call(h, 'GET', `/api/machines/${PI_MAC}`)).status, 200, 'by MAC too')
-  t.equal((await call(h, 'GET', '/api/machines/nope')).status, 404)
-  const ps = await call(h, 'GET', '/api/profiles')
+  t.equal((await call(h, 'GET', `/api/machines/${PI_MAC}`, undefined, auth)).status, 200, 'by MAC too')
+  t.equal((await call(h, 'GET', '/api/machines/nope', undefined, auth)).status, 404)
+  const ps = await call(h, 'GET', '/api/profiles', undefined, auth)
   t.same((ps.json.profiles as { name: string; kind: string }[]).map((p) => [p.name, p.kind]), [
     ['ubuntu-install', 'kernel'], ['ubuntu-live', 'kernel'], ['local', 'local'], ['discovery', 'local'],
   ])
-  const ev = await call(h, 'GET', '/api/events?machine=pi-03&limit=3')
+  const ev = await call(h, 'GET', '/api/events?machine=pi-03&limit=3', undefined, auth)
   t.equal((ev.json.events as unknown[]).length, 3)
   for (const r of [ms, one, ps, ev]) {
     t.notMatch(r.text, /[0-9a-f]{32}/, 'no boot token')

@@ -48,7 +48,7 @@ t.test('CLI commands', async (t) => {
     return r
   }
 
-  const msr = await run(machinesCommand, ['--server', h.baseUrl])
+  const msr = await run(machinesCommand, ['--server', h.baseUrl, '--state-dir', stateDir])
   t.equal(msr.code, 0)
   const ms = msr.out
   const lines = ms.trim().split('\n')
@@ -56,10 +56,10 @@ t.test('CLI commands', async (t) => {
   t.match(ms, /pi-03\s+dc:a6:32:00:00:03\s+rpi4\s+assigned\s+ubuntu-install\s+ubuntu-install/)
   t.match(ms, /\(unnamed\)\s+aa:bb:cc:00:00:09\s+arm64\s+discovered/)
   t.match(ms, /1 discovered machine\(s\) not in the config/)
-  const json = JSON.parse((await run(machinesCommand, ['-s', h.baseUrl, '--json'])).out) as { name: string }[]
+  const json = JSON.parse((await run(machinesCommand, ['-s', h.baseUrl, '--state-dir', stateDir, '--json'])).out) as { name: string }[]
   t.equal(json.length, 3)
 
-  const st = (await run(statusCommand, ['--server', h.baseUrl])).out
+  const st = (await run(statusCommand, ['--server', h.baseUrl, '--state-dir', stateDir])).out
   t.match(st, /3 machine\(s\) — /)
 
   let r = await run(assignCommand, ['--server', h.baseUrl, '-t', 'wrong', 'pi-03', 'local'])
@@ -74,7 +74,7 @@ t.test('CLI commands', async (t) => {
   r = await run(assignCommand, ['--server', h.baseUrl, '--state-dir', stateDir, 'pi-03', 'nope'])
   t.same([r.code, r.err], [2, 'bootlab assign: unknown profile nope\n'])
 
-  const one = (await run(statusCommand, ['--server', h.baseUrl, 'pi-03'])).out
+  const one = (await run(statusCommand, ['--server', h.baseUrl, '--state-dir', stateDir, 'pi-03'])).out
   t.match(one, /^pi-03 {2}dc:a6:32:00:00:03 {2}rpi4 {2}serial 1a2b3c03\n/)
   t.match(one, /profile: {4}local {3}next boot: local/)
   t.match(one, /assigned local \(deployment \d+\)/)

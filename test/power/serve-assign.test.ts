@@ -72,7 +72,8 @@ machines:
   t.match(sim.log.map((e) => e.line), ['terminal length 0'], 'a real CLI session')
   t.notOk(sim.log.some((e) => /write mem|copy run/.test(e.line)), 'never saves the switch config')
 
-  const { events } = (await (await fetch(`${s.url}/api/events?machine=pi-09&limit=100`)).json()) as { events: Array<{ type: string }> }
+  const token = (await readFile(join(dir, 'state', 'api-token'), 'utf8')).trim()
+  const { events } = (await (await fetch(`${s.url}/api/events?machine=pi-09&limit=100`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: Array<{ type: string }> }
   t.ok(events.length > 0, 'the machine history is there')
   t.ok(events.some((e) => /power|cycl/.test(JSON.stringify(e))), 'the power cycle is in the machine history')
   t.comment(`history: ${[...new Set(events.map((e) => e.type))].join(', ')}`)
