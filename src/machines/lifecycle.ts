@@ -155,6 +155,13 @@ export class Lifecycle {
     this.publish(mac)
   }
 
+  /** A generated Pi file went out over TFTP: one line on the machine's timeline (known machines only). */
+  piServed(e: { mac: string; file: string; note: string }): void {
+    if (!this.store.machine(e.mac)) return
+    this.tx(() => this.record(e.mac, 'tftp.generated', { file: e.file, note: e.note }))
+    this.publish(e.mac)
+  }
+
   onHttp(o: HttpObservation): void {
     const mac = o.mac ?? (o.ip ? this.store.machineByIp(o.ip)?.mac : undefined)
     if (!mac || !this.store.machine(mac)) return

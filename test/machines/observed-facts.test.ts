@@ -52,6 +52,7 @@ t.test('DHCP option 97 of a configured Pi cannot rename it; a MAC-only Pi learns
   t.match(store.machine('dc:a6:32:00:00:01'), { serial: 'cafe0001', ip: '10.0.0.11' })
   lc.onDhcp({ mac: 'dc:a6:32:00:00:02', kind: 'discover', class: 'rpi', serial: 'b0b0b0b0' })
   t.equal(store.machine('dc:a6:32:00:00:02')!.serial, 'b0b0b0b0', 'learnt from option 97')
+  t.equal(lc.booter.piTarget({ serial: 'b0b0b0b0' })?.machine?.name, 'bare', 'and the booter maps it to the machine')
   // another client claiming the configured Pi's serial or address gets neither
   lc.onDhcp({ mac: 'dc:a6:32:00:00:02', kind: 'ack', serial: 'cafe0001', ip: '10.0.0.11' })
   t.match(store.machine('dc:a6:32:00:00:02'), { serial: 'b0b0b0b0', ip: null })
