@@ -26,3 +26,17 @@ t.test('check warns about a missing arm64 iPXE in proxy mode', async (t) => {
   writeFileSync(join(dir, 'firmware', 'ipxe', 'snp-arm64.efi'), 'ipxe')
   t.notMatch(bootlab('check', '--config', file).stderr, /snp-arm64/, 'quiet with an arm64 iPXE')
 })
+
+t.test('check warns about a firmware: pin that is not there', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bl-check-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'bootlab.yaml')
+  writeFileSync(file, [
+    `server: { dhcp: { mode: off }, state_dir: ${dir}, paths: { firmware: ${join(dir, 'firmware')} } }`,
+    'profiles: { local: { boot: local }, discovery: { boot: local } }',
+    'machines: { pi: { mac: dc:a6:32:00:00:01, arch: rpi4, firmware: "1.38" } }',
+  ].join('\n'))
+  t.match(bootlab('check', '--config', file).stderr, /^warning: machine pi: firmware: 1\.38 but .*rpi4-uefi\/v1\.38 does not exist, so this Pi is served no firmware/m)
+  mkdirSync(join(dir, 'firmware', 'rpi4-uefi', 'v1.38'), { recursive: true })
+  t.equal(bootlab('check', '--config', file).stderr, '', 'quiet once the version is there')
+})
