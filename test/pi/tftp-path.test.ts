@@ -212,3 +212,15 @@ t.test('arm64 loader warning: proxy mode without arm64 iPXE', async (t) => {
   writeFileSync(join(tree.firmware, 'ipxe', 'snp-arm64.efi'), 'ipxe')
   t.equal(arm64LoaderWarning(cfg), null, 'arm64 iPXE there')
 })
+
+t.test('resolver: a file the booter names is jailed to its root like any other', async (t) => {
+  const tree = harness(t)
+  const mk = (ref: { root: string; path: string }) => new LayeredResolver({ roots: [tree.tftproot], generated: () => ref })
+  const client = { address: '10.0.0.1', port: 1 }
+  await t.rejects(mk({ root: join(tree.firmware, 'rpi5'), path: '../rpi4/start4.elf' }).resolve('x', client), { name: 'AccessDenied' })
+  writeFileSync(join(tree.tftproot, 'x'), 'from tftproot')
+  const miss = await mk({ root: tree.firmware, path: 'nope' }).resolve('x', client)
+  t.match(miss, { kind: 'file', layer: tree.tftproot }, 'a missing file passes on to the next layer')
+  const hit = await mk({ root: tree.firmware, path: 'rpi5/bcm2712-rpi-5-b.dtb' }).resolve('x', client)
+  t.match(hit, { kind: 'file', layer: 'generated', size: tree.rpi5.dtb.length })
+})
