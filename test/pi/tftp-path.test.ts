@@ -195,6 +195,13 @@ t.test('Pi 5: config.txt, cmdline.txt, kernel and initramfs from its profile; dt
     t.equal(await get(f, '10.0.0.5'), null, `nor at the root: ${f}`)
   }
   for (const f of ['config.txt', 'cmdline.txt', 'bcm2712-rpi-5-b.dtb']) t.equal(await get(`5a5a5a06/${f}`), null, `a Pi 5 with a local profile gets nothing (${f}): it moves on to its next boot mode`)
+
+  // an unknown Pi 5 (unknown: discover): its DHCP option 97 said RPi5, so never the Pi 4 set either
+  const u = resolverFor(cfg, fakeStore([row('2c:cf:67:00:00:99', { serial: '5a5a5a99', arch: 'rpi5', ip: '10.0.0.99' })]))
+  for (const f of ['start4.elf', 'config.txt', 'RPI_EFI.fd']) {
+    t.equal(await u.get(`5a5a5a99/${f}`), null, `unknown Pi 5, discovery profile boot: local → nothing (${f})`)
+    t.equal(await u.get(f, '10.0.0.99'), null, `nor by address (${f})`)
+  }
 })
 
 t.test('arm64 loader warning: proxy mode without arm64 iPXE', async (t) => {
