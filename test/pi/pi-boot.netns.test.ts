@@ -35,8 +35,8 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
 interface Got { file: string; probe: boolean; tsize?: number; error?: number | string; message?: string; size?: number; sha256?: string; text?: string }
 
-async function dhcp(lab: Lab, host: string, packet: Buffer): Promise<ReturnType<typeof decodePacket> | null> {
-  const r = await lab.exec(host, [process.execPath, '--import', 'tsx', PROBE, JSON.stringify({ hex: packet.toString('hex'), timeoutMs: 5000 })], { timeoutMs: 30_000 })
+async function dhcp(lab: Lab, host: string, packet: Buffer, timeoutMs = 5000): Promise<ReturnType<typeof decodePacket> | null> {
+  const r = await lab.exec(host, [process.execPath, '--import', 'tsx', PROBE, JSON.stringify({ hex: packet.toString('hex'), timeoutMs })], { timeoutMs: 30_000 })
   const reply = (JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { reply?: string | null }).reply
   return reply ? decodePacket(Buffer.from(reply, 'hex')) : null
 }
@@ -139,6 +139,9 @@ machines:
   // ---- pi-400: the captured DISCOVER (proxy mode), MAC-only machine, its serial learnt -------------
   isMenuOffer(t, await dhcp(lab, 'cli', vector('pi4-eeprom-discover')), 'Pi 4 DISCOVER')
   t.ok(await settled(async () => (await machine('pi-400')).machine.serial === PI_SERIAL), 'serial e0ff06da learnt from option 97')
+  // its REQUEST goes to the router (proxy mode: bootlab stays quiet) but tells the address it asks for
+  t.equal(await dhcp(lab, 'cli', vector('pi4-eeprom-request'), 1500), null, 'the captured REQUEST to the router: no answer from bootlab')
+  t.ok(await settled(async () => (await machine('pi-400')).machine.ip === '192.168.2.40'), 'the address it requested is recorded')
 
   const stock = tree.sets['v1.41']
   const seq = await tftp(lab, 'cli', srvIp, pi4Sequence(`${PI_SERIAL}/`))
@@ -162,7 +165,7 @@ machines:
   t.equal(findVariable(vars, PFTF_CONFIG_GUID, 'SystemTableMode')!.data.readUInt32LE(0), 2, 'SystemTableMode=2')
   t.ok(await settled(async () => (await machine('pi-400')).events.some((e) => e.type === 'tftp.generated' && /^RPI_EFI\.fd with UEFI settings: RamLimitTo3GB=0/.test(String(e.data.note)))),
     'the timeline says which settings were served')
-  t.ok(await settled(async () => (await machine('pi-400')).machine.ip === lab.hosts.cli!.ip), 'its address learnt from the TFTP requests')
+  t.ok(await settled(async () => (await machine('pi-400')).machine.ip === lab.hosts.cli!.ip), 'its address as seen in its TFTP requests')
 
   // the same Pi after dropping its prefix: the same files by its (learnt) address
   const root = await tftp(lab, 'cli', srvIp, pi4Sequence(''))
