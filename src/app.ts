@@ -11,7 +11,7 @@ import { createMetricsRouter, type StatsSource } from './http/metrics.js'
 import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
 import { TftpServer, LayeredResolver } from './tftp/index.js'
 import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
-import type { Booter } from './machines/booter.js'
+import { bootWarnings, type Booter } from './machines/booter.js'
 import { PowerService } from './power/service.js'
 import { SqliteJournal } from './power/journal.js'
 import { powerApi } from './power/api.js'
@@ -170,6 +170,7 @@ async function loadConfig(opts: AppOptions): Promise<ConfigSource> {
   const loaded = parseConfig(text, opts.configFile, { overrides: opts.overrides })
   if (!loaded.ok) throw new ConfigInvalidError(loaded.errors)
   for (const w of loaded.warnings) opts.logger.warn({ config: formatIssue(w) }, 'config warning')
+  for (const w of bootWarnings(loaded.config)) opts.logger.warn(w)
   return new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
 }
 

@@ -2,6 +2,7 @@
 // validation (structural typing: the loader's types are assignable to these).
 
 import type { ARCHES } from '../config/schema.js'
+import type { UefiSettings } from '../uefi/pftf.js'
 
 /** one declaration: the config schema's list */
 export type Arch = (typeof ARCHES)[number]
@@ -48,6 +49,10 @@ export interface MachineConfig {
   cycle_on_assign: boolean
   power?: { switch: string; port: string }
   vars: Record<string, string>
+  /** pftf UEFI settings for this Pi 4's own RPI_EFI.fd */
+  uefi?: UefiSettings
+  /** pftf firmware version pin (firmware/rpi4-uefi/<version>/) */
+  firmware?: string
 }
 
 export interface ServerConfig {

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js'
 import { formatIssue } from '../config/types.js'
 import { EXIT } from './exit-codes.js'
 import { DEFAULT_CONFIG } from './options.js'
+import { bootWarnings } from '../machines/booter.js'
 
 export function checkCommand(): Command {
   return new Command('check')
@@ -24,6 +25,7 @@ export function checkCommand(): Command {
         process.exit(EXIT.CONFIG)
       }
       const c = r.config
+      for (const w of bootWarnings(c)) process.stderr.write(`warning: ${w}\n`)
       const count = (x: object): number => Object.keys(x).length
       process.stdout.write(`${o.config}: ok: ${count(c.machines)} machine(s), ${count(c.profiles)} profile(s), ${count(c.switches)} switch(es); dhcp ${c.server.dhcp.mode}${c.server.interface ? ` on ${c.server.interface}` : ''}, http :${c.server.http.port}, tftp :${c.server.tftp.port}\n`)
       process.exit(EXIT.OK)

@@ -68,8 +68,8 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
       if (other) out.push({ path: ['machines', name, field], message: `${v} is already used by machine "${other}"` })
       else seen[field].set(v, name)
     }
-    if (m.serial !== undefined && m.arch !== 'rpi4') {
-      out.push({ path: ['machines', name, 'serial'], atKey: true, message: `a serial (TFTP prefix) only applies to Raspberry Pis; set arch: rpi4 or remove it` })
+    if (m.serial !== undefined && m.arch !== 'rpi4' && m.arch !== 'rpi5') {
+      out.push({ path: ['machines', name, 'serial'], atKey: true, message: `a serial (TFTP prefix) only applies to Raspberry Pis; set arch: rpi4 (or rpi5) or remove it` })
     }
     if (m.power) {
       const sw = switchNames.get(m.power.switch)

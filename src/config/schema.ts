@@ -154,7 +154,7 @@ export const profileSchema = z.strictObject({
   then: z.string().optional(),
 })
 
-export const ARCHES = ['rpi4', 'arm64', 'x86_64', 'bios'] as const
+export const ARCHES = ['rpi4', 'rpi5', 'arm64', 'x86_64', 'bios'] as const
 
 export const machineSchema = z.strictObject({
   mac: z.string().refine((v) => normaliseMac(v) !== null, { message: 'must be a MAC address such as dc:a6:32:01:02:03' }).transform((v) => normaliseMac(v)!),
@@ -182,6 +182,8 @@ export const machineSchema = z.strictObject({
   vars: z.record(z.string(), z.string()).default({}),
   /** pftf UEFI settings written into this machine's own RPI_EFI.fd (docs/uefi.md) */
   uefi: uefiSettingsSchema.optional(),
+  /** pin a Raspberry Pi 4 to one pftf firmware version under firmware/rpi4-uefi/ (docs/pi.md) */
+  firmware: z.string().regex(/^v?\d+\.\d+$/, { message: 'must be a pftf firmware version such as v1.38' }).optional(),
 })
 
 export const rawConfigSchema = z.strictObject({

@@ -27,6 +27,8 @@ export interface DhcpClientEvent {
   xid: string
   /** Raspberry Pi serial (its TFTP prefix), from option 97 */
   rpiSerial: string | null
+  /** Raspberry Pi model from option 97's fourcc ("RPi4"/"RPi5") */
+  rpiModel: 'rpi4' | 'rpi5' | null
   /** relay agent address (giaddr), when relayed */
   relay: string | null
   /** address offered / acknowledged / released (null when none) */
@@ -215,6 +217,7 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
       arch: c.arch,
       xid: p.xid.toString(16).padStart(8, '0'),
       rpiSerial: c.rpi?.serial ?? null,
+      rpiModel: c.rpi?.model ?? null,
       relay: p.giaddr === '0.0.0.0' ? null : p.giaddr,
     }
   }

@@ -3,13 +3,13 @@
 // and the step is recorded through the observation queue. Used by the HTTP boot router and by the
 // booter's TFTP hook (grub.cfg over TFTP).
 import type { Platform } from '../boot/local.js'
-import { RenderError, type Renderer } from '../boot/render.js'
-import { profileKind, type Config, type Profile } from '../boot/types.js'
+import { RenderError, type BootContext, type Renderer } from '../boot/render.js'
+import { profileKind, type Arch, type Config, type Profile } from '../boot/types.js'
 import type { Logger } from '../log.js'
 import { normaliseMac } from '../config/names.js'
 import { stripV4Mapped } from '../net/ipv4.js'
 import type { Lifecycle } from './lifecycle.js'
-import type { Booter } from './booter.js'
+import type { Booter, BootTarget } from './booter.js'
 import type { Recorder } from './observations.js'
 import { archFromIpxe } from './inputs.js'
 
@@ -44,39 +44,64 @@ export class BootScripts {
   constructor(private readonly deps: BootScriptsDeps) {}
 
   async render(req: BootRequest): Promise<BootResult> {
-    const { booter, renderer, getConfig } = this.deps
     const platform: Platform | undefined = req.platform === 'efi' || req.platform === 'pcbios' ? req.platform : undefined
     const arch = archFromIpxe(req.buildarch, req.platform)
-    const target = booter.bootTarget({ mac: req.mac, ip: req.ip, arch })
+    const c = this.context({ mac: req.mac, ip: req.ip, arch })
+    if (!c.ok) return c
+    const { ctx, target } = c
+    let text: string
+    try {
+      text = req.loader === 'ipxe' ? await this.deps.renderer.ipxe({ ...ctx, platform, buildarch: req.buildarch }) : await this.deps.renderer.grub({ ...ctx, platform, buildarch: req.buildarch })
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err
+      this.deps.log.error({ machine: ctx.machine.name, profile: ctx.profileName, err: err.message }, 'boot script render failed')
+      return { ok: false, status: 500, reason: err.message }
+    }
+    this.deps.record.scriptServed(target.mac, target.profileName, req.loader, { ip: req.ip, arch })
+    return { ok: true, text, machine: ctx.machine.name, profile: ctx.profileName }
+  }
+
+  /**
+   * A Raspberry Pi 5's cmdline.txt (its EEPROM boots the profile's kernel itself): the profile's
+   * command line with a fresh cloud-init token, as in a boot script; recorded as the boot script step.
+   */
+  async piCmdline(q: { mac: string; ip: string }): Promise<string | null> {
+    const c = this.context({ mac: q.mac, ip: q.ip, arch: 'rpi5' })
+    if (!c.ok) return null
+    let text: string
+    try {
+      text = await this.deps.renderer.cmdline(c.ctx)
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err
+      this.deps.log.error({ machine: c.ctx.machine.name, profile: c.ctx.profileName, err: err.message }, 'cmdline.txt render failed')
+      return null
+    }
+    this.deps.record.http({ mac: c.target.mac, ip: q.ip, path: 'cmdline.txt', kind: 'script' })
+    return `${text}\n`
+  }
+
+  /** Which machine and profile, with a token when the profile deploys something. */
+  private context(q: { mac?: string | undefined; ip?: string | undefined; arch?: Arch | undefined }):
+    | { ok: true; ctx: BootContext; target: Exclude<BootTarget, { kind: 'ignored' }> }
+    | { ok: false; status: 404 | 500; reason: string } {
+    const target = this.deps.booter.bootTarget(q)
     if (target.kind === 'ignored') return { ok: false, status: 404, reason: 'unknown machine (unknown: ignore)' }
-    const cfg = getConfig()
     // a configured machine without a profile boots its disk
     const profileName = target.profileName ?? 'local'
-    const profile = target.profileName === undefined ? LOCAL : cfg.profiles[profileName]
+    const profile = target.profileName === undefined ? LOCAL : this.deps.getConfig().profiles[profileName]
     if (!profile) return { ok: false, status: 500, reason: `profile ${profileName} is not defined` }
     const mac = target.mac
     const tok = target.kind === 'known' && profileKind(profile) !== 'local' ? this.token(mac) : undefined
     const m = target.machine
-    const ctx = {
+    const ctx: BootContext = {
       profileName,
       profile,
       machine: { name: m.name, mac, serial: target.serial, arch: m.arch, ip: target.ip, local_boot: m.local_boot, vars: m.vars },
       baseUrl: this.deps.baseUrl(),
       token: tok?.token,
       instanceId: tok?.instanceId,
-      platform,
-      buildarch: req.buildarch,
     }
-    let text: string
-    try {
-      text = req.loader === 'ipxe' ? await renderer.ipxe(ctx) : await renderer.grub(ctx)
-    } catch (err) {
-      if (!(err instanceof RenderError)) throw err
-      this.deps.log.error({ machine: m.name, profile: profileName, err: err.message }, 'boot script render failed')
-      return { ok: false, status: 500, reason: err.message }
-    }
-    this.deps.record.scriptServed(mac, target.profileName, req.loader, { ip: req.ip, arch })
-    return { ok: true, text, machine: m.name, profile: profileName }
+    return { ok: true, ctx, target }
   }
 
   /** A cloud-init token (a write): a failing store serves the script without one rather than not at all. */

@@ -5,20 +5,27 @@
 //   DHCP  dhcpPolicy()        answer or not (the unknown rule), which loader, fixed addresses
 //         isMachine()         which DHCP clients become machines (phones and laptops do not)
 //   TFTP  piFirmware()        which firmware set a Pi serial's `<serial>/…` requests are served from
-//         tftpFile()          generated files: per-Pi files (PI_FILES, keyed by path), grub/grub.cfg
+//         tftpFile()          every file of a Raspberry Pi (by its `<serial>/` prefix, or by its
+//                             address once it dropped the prefix): tftproot/<serial>/ → generated
+//                             (PI_FILES_BY_ARCH, keyed by path) → its firmware set; grub/grub.cfg
 //   HTTP  bootTarget()        which machine asks for a script and which profile it gets
 //         bootProfile()       a machine's profile, after `then:` once deployed
 //
-// Extension points, each a local change here: a Raspberry Pi 5 (arch rpi5) gets its own row in
-// PI_FILES_BY_ARCH (config.txt, cmdline.txt … generated from the profile); a per-Pi firmware
-// folder or a `firmware:` pin changes piFirmwareDirs(); a per-machine RPI_EFI.fd is one more
-// PI_FILES entry.
-import { existsSync, readFileSync } from 'node:fs'
+// A Pi's files, first match wins (docs/pi.md): the user's own tftproot/<serial>/<file>; a file
+// generated for the machine (config.txt; RPI_EFI.fd with its `uefi:` settings; a Pi 5's boot files
+// from its profile); its firmware set (piFirmwareSet: firmware/rpi4-uefi/<pin or current>/, the
+// legacy firmware/rpi4/, firmware/rpi5/). A Pi 5 is never handed the Pi 4 UEFI set.
+import { readFile, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Arch, Config, MachineConfig } from '../boot/types.js'
-import { renderRpiConfig } from '../boot/rpi-config.js'
+import { profileKind, type Arch, type Config, type MachineConfig, type Profile } from '../boot/types.js'
+import { RPI5_INITRAMFS, RPI5_KERNEL, renderRpi5Config, renderRpiConfig } from '../boot/rpi-config.js'
 import { DEFAULT_FILES, defaultBootDecision, type BootDecision, type ClassifiedClient, type DhcpPolicy } from '../dhcp/index.js'
+import { stripV4Mapped } from '../net/ipv4.js'
 import type { DeploymentRow, MachineRow } from '../store/store.js'
+import { jailedLookup, type Generated } from '../tftp/index.js'
+import { describeServedUefi, rpiEfiFor, type StockFirmware } from '../uefi/index.js'
+import { rpi4FirmwareSet, rpi5FirmwareSet, StockFirmwareCache, type FirmwareSet } from './pi-firmware.js'
 
 /** The store reads the booter uses (a Store satisfies it). */
 export interface StoreReader {
@@ -31,12 +38,22 @@ export interface StoreReader {
 /** Renders grub.cfg for a TFTP request (machines/boot-scripts.ts: BootScripts.tftpGrubCfg). */
 export type TftpGrubCfg = (ctx: { client: { address: string }; path: string }) => Promise<string | null>
 
+/** Renders a Pi 5's cmdline.txt with a fresh cloud-init token (machines/boot-scripts.ts: BootScripts.piCmdline). */
+export type PiCmdline = (q: { mac: string; ip: string }) => Promise<string | null>
+
+/** A served file worth a line on the machine's timeline (which UEFI settings went out). */
+export interface PiServed { mac: string; file: string; note: string }
+
 export interface BooterDeps {
   getConfig: () => Config
   /** the store once open; undefined before (lookups then use the config only) */
   store: () => StoreReader | undefined
   /** grub/grub.cfg over TFTP; set once the boot scripts exist */
   grubCfg?: () => TftpGrubCfg | undefined
+  /** a Pi 5's cmdline.txt; set once the boot scripts exist */
+  piCmdline?: () => PiCmdline | undefined
+  /** recorded through the lifecycle's queue (never a store write on the TFTP path) */
+  onPiServed?: (e: PiServed) => void
   /** a store read failed (counted as a store error; the booter answers from the config) */
   onStoreError?: (err: unknown) => void
 }
@@ -68,31 +85,135 @@ export interface PiFirmware {
   machine?: string | undefined
 }
 
+/** A Raspberry Pi a TFTP request comes from. */
+export interface PiTarget {
+  /** its serial (the prefix, the configured one, or the one DHCP option 97 told); undefined if never seen */
+  serial: string | undefined
+  /** undefined for an unknown Pi under `unknown: discover` */
+  machine: MachineConfig | undefined
+  /** configured, or learnt by the store */
+  mac: string | undefined
+  arch: 'rpi4' | 'rpi5'
+}
+
 /** What a generated per-Pi file is computed from. */
 export interface PiContext {
   serial: string
   /** undefined for an unknown Pi under `unknown: discover` */
   machine: MachineConfig | undefined
+  mac: string | undefined
   /** the firmware set this Pi is served from */
-  firmwareDir: string
+  firmware: FirmwareSet
   config: Config
+  /** the client's address */
+  ip: string
+  /** a Pi 5's kernel boot from its profile; undefined when it has none (then nothing is served) */
+  boot: Rpi5Boot | undefined
+  /** the stock RPI_EFI.fd of the firmware set (null: absent) */
+  stockEfi: () => Promise<StockFirmware | null>
+  /** a Pi 5's cmdline.txt for this boot (a fresh cloud-init token) */
+  cmdline: () => Promise<string | null>
+  served: (file: string, note: string) => void
 }
 
-export type PiFile = (pi: PiContext) => string | Buffer | null
+/** A Pi 5 booting its profile's kernel: files under images/. */
+export interface Rpi5Boot { profileName: string; kernel: string; initrd: string | undefined }
 
-/** Generated files of a Pi 4 running the pftf UEFI firmware, keyed by path under `<serial>/`. */
+export type PiFile = (pi: PiContext) => Generated | Promise<Generated>
+
+/** a firmware set's config.txt larger than this is not read */
+const MAX_CONFIG_TXT = 64 * 1024
+
+async function readSmall(path: string): Promise<string | null> {
+  try {
+    const st = await stat(path)
+    if (!st.isFile() || st.size > MAX_CONFIG_TXT) return null
+    return await readFile(path, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+/** Generated files of a Pi 4 running the pftf UEFI firmware, keyed by path under `<serial>/` (or the root). */
 export const PI4_FILES: Readonly<Record<string, PiFile>> = {
-  'config.txt': (pi) => {
-    let base: string | null = null
-    try { base = readFileSync(join(pi.firmwareDir, 'config.txt'), 'utf8') } catch { /* pftf defaults */ }
+  'config.txt': async (pi) => {
     const extra = pi.machine?.vars.rpi_config
-    return renderRpiConfig({ machine: pi.machine?.name ?? null, serial: pi.serial, base, ...(extra ? { extra } : {}) })
+    const base = await readSmall(join(pi.firmware.dir, 'config.txt'))
+    return renderRpiConfig({ machine: pi.machine?.name ?? null, serial: pi.serial, base, version: pi.firmware.version, ...(extra ? { extra } : {}) })
+  },
+  // with `uefi:` the machine's own image; without, null: the firmware set's file byte for byte. If it
+  // cannot be generated nothing is served (not the stock file: the Pi would boot with settings it
+  // was not meant to have); the TFTP server logs the reason.
+  'RPI_EFI.fd': async (pi) => {
+    const settings = pi.machine?.uefi
+    if (!pi.machine || !settings) return null
+    const why = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+    const stock = await pi.stockEfi().catch((e: unknown) => { throw new Error(`machine ${pi.machine!.name}: RPI_EFI.fd not served: ${why(e)}`) })
+    if (!stock) throw new Error(`machine ${pi.machine.name}: RPI_EFI.fd not served: no RPI_EFI.fd in ${pi.firmware.dir} to write its uefi: settings into`)
+    let bytes: Buffer
+    try {
+      bytes = rpiEfiFor(stock, settings)
+    } catch (e) {
+      throw new Error(`machine ${pi.machine.name}: RPI_EFI.fd with its uefi: settings could not be generated, nothing served: ${why(e)}`)
+    }
+    pi.served('RPI_EFI.fd', describeServedUefi(settings))
+    return bytes
   },
 }
 
-/** Per Pi arch, its generated files (rpi5 joins here with its native boot files). */
-export const PI_FILES_BY_ARCH: Readonly<Partial<Record<Arch, Readonly<Record<string, PiFile>>>>> = {
+/**
+ * Generated files of a Pi 5 (no UEFI firmware with network boot: its EEPROM loads the kernel
+ * itself), from the machine's profile; device trees and overlays come from firmware/rpi5/.
+ */
+export const PI5_FILES: Readonly<Record<string, PiFile>> = {
+  'config.txt': (pi) => pi.boot
+    ? renderRpi5Config({ machine: pi.machine?.name ?? 'unknown', serial: pi.serial, initramfs: pi.boot.initrd !== undefined, ...(pi.machine?.vars.rpi_config ? { extra: pi.machine.vars.rpi_config } : {}) })
+    : null,
+  'cmdline.txt': async (pi) => (pi.boot ? await pi.cmdline() : null),
+  [RPI5_KERNEL]: (pi) => (pi.boot ? { root: pi.config.server.paths.images, path: pi.boot.kernel } : null),
+  [RPI5_INITRAMFS]: (pi) => (pi.boot?.initrd !== undefined ? { root: pi.config.server.paths.images, path: pi.boot.initrd } : null),
+}
+
+/** Per Pi arch, its generated files. */
+export const PI_FILES_BY_ARCH: Readonly<Record<PiTarget['arch'], Readonly<Record<string, PiFile>>>> = {
   rpi4: PI4_FILES,
+  rpi5: PI5_FILES,
+}
+
+const isPiArch = (a: string | null | undefined): a is PiTarget['arch'] => a === 'rpi4' || a === 'rpi5'
+const isUrl = (p: string): boolean => /^https?:\/\//i.test(p)
+
+/**
+ * The warning `check` and `serve` print when arm64 UEFI clients (a Pi 4 once its UEFI firmware
+ * runs) cannot boot in proxy mode: without firmware/ipxe/snp-arm64.efi they are handed GRUB, whose
+ * network stack ignores proxyDHCP offers (it takes its address and boot server from the one offer
+ * it accepts, the router's), or nothing at all. Null when there is nothing to say.
+ */
+export function arm64LoaderWarning(cfg: { server: { dhcp: { mode: string }; paths: { firmware: string } }; machines: Record<string, { arch: string }> }): string | null {
+  const fw = cfg.server.paths.firmware
+  if (cfg.server.dhcp.mode !== 'proxy' || existsSync(join(fw, DEFAULT_FILES.arm64Ipxe))) return null
+  const grub = arm64LoaderIn(fw) === 'grub'
+  if (!grub && !Object.values(cfg.machines).some((m) => m.arch === 'rpi4' || m.arch === 'arm64')) return null
+  const what = grub ? `get GRUB (${DEFAULT_FILES.arm64Grub}), which ignores proxyDHCP offers and does not boot` : 'get no loader'
+  return `dhcp.mode is proxy and firmware/${DEFAULT_FILES.arm64Ipxe} is missing: arm64 UEFI clients (a Raspberry Pi 4 after its UEFI firmware) ${what}; run \`bootlab fetch ipxe\`, or use dhcp.mode: full`
+}
+
+/** What `check` and `serve` warn about in the boot setup: the arm64 loader in proxy mode, pinned firmware versions that are not there. */
+export function bootWarnings(cfg: Parameters<typeof arm64LoaderWarning>[0] & { machines: Record<string, { name?: string; arch: string; firmware?: string | undefined }> }): string[] {
+  const out: string[] = []
+  const loader = arm64LoaderWarning(cfg)
+  if (loader) out.push(loader)
+  for (const [name, m] of Object.entries(cfg.machines)) {
+    if (m.firmware === undefined || m.arch !== 'rpi4') continue
+    const set = rpi4FirmwareSet(cfg.server.paths.firmware, m.firmware)
+    if (!existsSync(set.dir)) out.push(`machine ${name}: firmware: ${m.firmware} but ${set.dir} does not exist, so this Pi is served no firmware; fetch that version (bootlab fetch) or remove the pin`)
+  }
+  return out
+}
+
+/** arm64 UEFI loader, from what firmware/ holds: iPXE when there, else GRUB's network image when that is there. */
+export function arm64LoaderIn(firmware: string): 'ipxe' | 'grub' {
+  return !existsSync(join(firmware, DEFAULT_FILES.arm64Ipxe)) && existsSync(join(firmware, DEFAULT_FILES.arm64Grub)) ? 'grub' : 'ipxe'
 }
 
 /**
@@ -123,16 +244,16 @@ export class Booter {
   }
 
   /**
-   * The MAC of whoever this is: given, or the configured machine, or what the store learnt (the
-   * address DHCP handed out, the serial seen in option 97).
+   * The MAC of whoever this is: given, or the configured machine (config facts first), or what the
+   * store learnt (the address DHCP handed out, the serial seen in option 97).
    */
   macOf(q: ClientQuery): string | undefined {
     if (q.mac) return q.mac
     const cfg = this.deps.getConfig()
-    const bySerial = q.serial ? findMachine(cfg, 'serial', q.serial) : undefined
-    if (bySerial) return bySerial.mac
+    const configured = (q.serial ? findMachine(cfg, 'serial', q.serial) : undefined) ?? (q.ip ? findMachine(cfg, 'ip', q.ip) : undefined)
+    if (configured) return configured.mac
     const row = (q.ip ? this.read((s) => s.machineByIp(q.ip!)) : undefined) ?? (q.serial ? this.read((s) => s.machineBySerial(q.serial!)) : undefined)
-    return row?.mac ?? (q.ip ? findMachine(cfg, 'ip', q.ip)?.mac : undefined)
+    return row?.mac
   }
 
   /** The store row of whoever this is, if recorded. */
@@ -184,46 +305,118 @@ export class Booter {
     const now = Date.now()
     if (now - this.loaderChecked > 5_000) {
       this.loaderChecked = now
-      const fw = this.deps.getConfig().server.paths.firmware
-      this.arm64 = !existsSync(join(fw, DEFAULT_FILES.arm64Ipxe)) && existsSync(join(fw, DEFAULT_FILES.arm64Grub)) ? 'grub' : 'ipxe'
+      this.arm64 = arm64LoaderIn(this.deps.getConfig().server.paths.firmware)
     }
     return this.arm64
   }
 
   // ---- TFTP -------------------------------------------------------------------------------------
 
-  /** The firmware folders a Pi's `<serial>/…` requests are served from, first match wins. */
-  piFirmwareDirs(machine: MachineConfig | undefined): string[] {
-    // later: tftproot/<serial>/ first, and `firmware: v1.38` picks firmware/rpi4/v1.38
-    void machine
-    return [join(this.deps.getConfig().server.paths.firmware, 'rpi4')]
-  }
+  private readonly stock = new StockFirmwareCache()
 
-  /** The TFTP resolver's Pi prefix hook: the serial's firmware set, or null (unknown under `ignore`). */
-  piFirmware(serial: string): PiFirmware | null {
-    const machine = this.configured({ serial })
-    if (!machine && !this.answersUnknown()) return null
-    return { firmwareDir: this.piFirmwareDirs(machine)[0]!, ...(machine ? { machine: machine.name } : {}) }
-  }
-
-  /** The generated files of a Pi, keyed by path (its arch's table; rpi4 for unknown Pis). */
-  piFiles(machine: MachineConfig | undefined): Readonly<Record<string, PiFile>> {
-    return PI_FILES_BY_ARCH[machine?.arch ?? 'rpi4'] ?? PI4_FILES
-  }
-
-  /** The TFTP resolver's generated-file hook: per-Pi files under `<serial>/`, grub/grub.cfg; null passes on. */
-  async tftpFile(ctx: TftpFileRequest): Promise<string | Buffer | null> {
-    if (ctx.serial) {
-      const machine = this.configured({ serial: ctx.serial })
-      if (!machine && !this.answersUnknown()) return null
-      const gen = Object.hasOwn(this.piFiles(machine), ctx.path) ? this.piFiles(machine)[ctx.path] : undefined
-      if (gen) return gen({ serial: ctx.serial, machine, firmwareDir: this.piFirmwareDirs(machine)[0]!, config: this.deps.getConfig() })
+  /**
+   * Which Raspberry Pi a TFTP request comes from: by its `<serial>/` prefix, or — once it dropped
+   * the prefix — by the client's address (config `ip:`, else what the store learnt from DHCP and
+   * earlier requests). A machine configured by MAC only is found through the serial the store
+   * learnt from its DHCP option 97. Null: not a Pi bootlab serves (unknown under `ignore`, or not a Pi).
+   */
+  piTarget(q: { serial?: string | undefined; ip?: string | undefined }): PiTarget | null {
+    const cfg = this.deps.getConfig()
+    let mc: MachineConfig | undefined
+    let row: MachineRow | undefined
+    if (q.serial) {
+      mc = findMachine(cfg, 'serial', q.serial)
+      if (!mc) {
+        row = this.read((s) => s.machineBySerial(q.serial!))
+        const byMac = row ? findMachine(cfg, 'mac', row.mac) : undefined
+        // a machine with a configured serial is only ever that serial
+        mc = byMac && byMac.serial === undefined ? byMac : undefined
+        if (byMac && !mc) row = undefined
+      }
+    } else if (q.ip) {
+      mc = findMachine(cfg, 'ip', q.ip)
+      row = mc ? this.read((s) => s.machine(mc!.mac)) : this.read((s) => s.machineByIp(q.ip!))
+      if (!mc && row) {
+        mc = findMachine(cfg, 'mac', row.mac)
+        // the store's address of a machine configured with another one is stale
+        if (mc?.ip !== undefined && mc.ip !== q.ip) return null
+      }
+    } else {
+      return null
     }
-    if (ctx.path.startsWith('grub/grub.cfg')) {
+    if (mc) {
+      if (!isPiArch(mc.arch)) return null
+      return { serial: q.serial ?? mc.serial ?? row?.serial ?? undefined, machine: mc, mac: mc.mac, arch: mc.arch }
+    }
+    if (!this.answersUnknown()) return null
+    // by address, only a client the store knows as a Pi
+    if (!q.serial && !(row && (isPiArch(row.arch) || row.serial))) return null
+    return { serial: q.serial ?? row?.serial ?? undefined, machine: undefined, mac: row?.mac, arch: row?.arch === 'rpi5' ? 'rpi5' : 'rpi4' }
+  }
+
+  /** The firmware set a Pi is served from (a Pi 4's `firmware:` pin, else rpi4-uefi/current, else the legacy firmware/rpi4/). */
+  piFirmwareSet(pi: Pick<PiTarget, 'machine' | 'arch'>): FirmwareSet {
+    const fw = this.deps.getConfig().server.paths.firmware
+    return pi.arch === 'rpi5' ? rpi5FirmwareSet(fw) : rpi4FirmwareSet(fw, pi.machine?.firmware)
+  }
+
+  /** The TFTP resolver's Pi prefix hook: a Pi 4's firmware set, or null (unknown under `ignore`, a Pi 5). */
+  piFirmware(serial: string): PiFirmware | null {
+    const pi = this.piTarget({ serial })
+    if (!pi || pi.arch === 'rpi5') return null
+    return { firmwareDir: this.piFirmwareSet(pi).dir, ...(pi.machine ? { machine: pi.machine.name } : {}) }
+  }
+
+  /** A Pi 5's kernel boot: its profile (after `then:`), when that is a kernel under images/. */
+  rpi5Boot(pi: PiTarget): Rpi5Boot | undefined {
+    const cfg = this.deps.getConfig()
+    const name = pi.machine ? this.bootProfile(pi.machine) : this.unknownProfile() ?? undefined
+    const p: Profile | undefined = name ? cfg.profiles[name] : undefined
+    if (!name || !p || profileKind(p) !== 'kernel' || !pi.mac) return undefined
+    if (isUrl(p.kernel!) || p.initrd.some(isUrl)) return undefined // TFTP serves files, not URLs
+    return { profileName: name, kernel: p.kernel!, initrd: p.initrd[0] }
+  }
+
+  /** The TFTP resolver's generated-file hook: a Pi's files (see the top of this file), grub/grub.cfg; null passes on. */
+  async tftpFile(ctx: TftpFileRequest): Promise<Generated> {
+    const ip = stripV4Mapped(ctx.client.address)
+    if (!ctx.serial && ctx.path.startsWith('grub/grub.cfg')) {
       const grub = this.deps.grubCfg?.()
       return grub ? await grub({ client: ctx.client, path: ctx.path }) : null
     }
-    return null
+    const pi = this.piTarget(ctx.serial ? { serial: ctx.serial } : { ip })
+    return pi ? await this.piFile(pi, ctx.path, ip) : null
+  }
+
+  /** One file of a Pi: tftproot/<serial>/ → generated → its firmware set. */
+  async piFile(pi: PiTarget, path: string, ip: string): Promise<Generated> {
+    const cfg = this.deps.getConfig()
+    if (pi.serial) {
+      const own = `${pi.serial}/${path}`
+      if (await jailedLookup(cfg.server.paths.tftproot, own)) return { root: cfg.server.paths.tftproot, path: own }
+    }
+    const firmware = this.piFirmwareSet(pi)
+    const boot = pi.arch === 'rpi5' ? this.rpi5Boot(pi) : undefined
+    // a Pi 5 without a kernel profile gets nothing, so it moves on to its next boot mode
+    if (pi.arch === 'rpi5' && !boot) return null
+    const files = PI_FILES_BY_ARCH[pi.arch]
+    const gen = Object.hasOwn(files, path) ? files[path] : undefined
+    if (gen) {
+      const g = await gen({
+        serial: pi.serial ?? 'unknown',
+        machine: pi.machine,
+        mac: pi.mac,
+        firmware,
+        config: cfg,
+        ip,
+        boot,
+        stockEfi: () => this.stock.get(join(firmware.dir, 'RPI_EFI.fd')),
+        cmdline: async () => (pi.mac ? (await this.deps.piCmdline?.()?.({ mac: pi.mac, ip })) ?? null : null),
+        served: (file, note) => { if (pi.mac) this.deps.onPiServed?.({ mac: pi.mac, file, note }) },
+      })
+      if (g !== null) return g
+    }
+    return (await jailedLookup(firmware.dir, path)) ? { root: firmware.dir, path } : null
   }
 
   // ---- HTTP -------------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ export interface DhcpClientEventLike {
   class: string
   arch: number | null
   rpiSerial: string | null
+  /** option 97's model (a Pi 5 says "RPi5"); absent from older event sources */
+  rpiModel?: 'rpi4' | 'rpi5' | null
   ip: string | null
 }
 
@@ -99,7 +101,7 @@ export function dhcpObservation(kind: DhcpObservation['kind'], e: DhcpClientEven
     class: e.class,
     ...(e.ip ? { ip: e.ip } : {}),
     ...(e.rpiSerial ? { serial: e.rpiSerial } : {}),
-    ...(ARCH_BY_CLASS[e.class] ? { arch: ARCH_BY_CLASS[e.class] } : {}),
+    ...(e.class === 'rpi' && e.rpiModel ? { arch: e.rpiModel } : ARCH_BY_CLASS[e.class] ? { arch: ARCH_BY_CLASS[e.class] } : {}),
   }
 }
 

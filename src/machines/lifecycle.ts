@@ -139,7 +139,7 @@ export class Lifecycle {
     const row = this.rowForMac(o.mac, o.arch)
     if (!row) return
     this.tx(() => {
-      this.store.observe(row.mac, { ip: o.ip, serial: o.serial, arch: row.name ? undefined : o.arch, seen: true })
+      this.observe(row.mac, { ip: o.ip, serial: o.serial, arch: row.name ? undefined : o.arch, seen: true })
       this.record(row.mac, 'dhcp', { kind: o.kind, class: o.class ?? null, ip: o.ip ?? null })
       this.netbootStep(row.mac, `dhcp ${o.class ?? o.kind}`)
     })
@@ -149,22 +149,32 @@ export class Lifecycle {
   onTftp(o: TftpObservation): void {
     const prefix = /^\/?([0-9a-f]{8})\//.exec(o.file)?.[1]
     this.getConfig() // reconcile first if the config object changed
-    const row = this.store.machineByIp(o.clientIp) ?? (prefix ? this.booter.row({ serial: prefix }) : undefined)
+    // the prefix names the Pi (its configured serial, or the one its DHCP option 97 told); else its address
+    const row = (prefix ? this.booter.row({ serial: prefix }) : undefined) ?? this.store.machineByIp(o.clientIp)
     if (!row) return
     const mac = row.mac
     this.tx(() => {
-      this.store.observe(mac, { ip: o.clientIp, serial: prefix, seen: true })
+      // a serial is learnt from a TFTP prefix only when the machine has none and nobody else has it
+      const learn = prefix && !row.serial && !this.booter.macOf({ serial: prefix }) ? prefix : undefined
+      this.observe(mac, { ip: o.clientIp, serial: learn, seen: true })
       this.record(mac, 'tftp', { file: o.file, outcome: o.outcome, bytes: o.bytes ?? null })
       if (o.outcome === 'ok') this.netbootStep(mac, `tftp ${o.file}`)
     })
     this.publish(mac)
   }
 
+  /** A generated Pi file went out over TFTP: one line on the machine's timeline (known machines only). */
+  piServed(e: { mac: string; file: string; note: string }): void {
+    if (!this.store.machine(e.mac)) return
+    this.tx(() => this.record(e.mac, 'tftp.generated', { file: e.file, note: e.note }))
+    this.publish(e.mac)
+  }
+
   onHttp(o: HttpObservation): void {
     const mac = o.mac ?? (o.ip ? this.store.machineByIp(o.ip)?.mac : undefined)
     if (!mac || !this.store.machine(mac)) return
     this.tx(() => {
-      if (o.ip) this.store.observe(mac, { ip: o.ip, seen: true })
+      if (o.ip) this.observe(mac, { ip: o.ip, seen: true })
       switch (o.kind) {
         case 'script':
         case 'grub-cfg':
@@ -228,7 +238,7 @@ export class Lifecycle {
   scriptServed(mac: string, profileName: string | undefined, loader: 'ipxe' | 'grub', seen: { ip?: string | undefined; arch?: Arch | undefined } = {}): void {
     this.tx(() => {
       if (!this.rowForMac(mac, seen.arch)) return
-      if (seen.ip || seen.arch) this.store.observe(mac, { ip: seen.ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
+      if (seen.ip || seen.arch) this.observe(mac, { ip: seen.ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
       this.onHttp({ mac, path: loader === 'ipxe' ? '/boot.ipxe' : '/grub.cfg', kind: loader === 'ipxe' ? 'script' : 'grub-cfg' })
       const p = profileName ? this.getConfig().profiles[profileName] : undefined
       const dep = this.store.currentDeployment(mac)
@@ -251,7 +261,7 @@ export class Lifecycle {
     info.keys = Object.keys(data).filter((k) => k.startsWith('pub_key_')).map((k) => k.slice(8))
     if (info.instance_id !== undefined && info.instance_id !== instanceId(dep)) info.instance_id_mismatch = true
     this.tx(() => {
-      if (ip) this.store.observe(dep.mac, { ip, seen: true })
+      if (ip) this.observe(dep.mac, { ip, seen: true })
       this.record(dep.mac, 'phone-home', info)
       if (dep.state !== 'done') {
         this.store.markDeployed(dep.mac, dep.id, dep.profile)
@@ -339,6 +349,26 @@ export class Lifecycle {
     })
     this.log.info({ mac }, 'discovered an unknown machine')
     return row
+  }
+
+  /**
+   * Records what was observed about a machine, except where it contradicts the config: a configured
+   * `serial:` or `ip:` is a fact, and a packet (anyone on the LAN can send one) never overwrites it,
+   * nor takes a configured address away from its machine.
+   */
+  private observe(mac: string, o: { serial?: string | undefined; arch?: string | undefined; ip?: string | undefined; seen?: boolean }): void {
+    const mc = this.booter.configured({ mac })
+    const cfg = this.getConfig()
+    const ipOwner = o.ip ? Object.values(cfg.machines).find((m) => m.ip === o.ip) : undefined
+    const serialOwner = o.serial ? Object.values(cfg.machines).find((m) => m.serial === o.serial) : undefined
+    const ip = o.ip && mc?.ip === undefined && (!ipOwner || ipOwner.mac === mac) ? o.ip : undefined
+    const serial = o.serial && mc?.serial === undefined && (!serialOwner || serialOwner.mac === mac) ? o.serial : undefined
+    this.store.observe(mac, {
+      ...(ip ? { ip } : mc?.ip ? { ip: mc.ip } : {}),
+      ...(serial ? { serial } : mc?.serial ? { serial: mc.serial } : {}),
+      ...(o.arch ? { arch: o.arch } : {}),
+      ...(o.seen ? { seen: true } : {}),
+    })
   }
 
   private reconcile(): void {

@@ -123,6 +123,8 @@ export interface Recorder {
   phoneHome(dep: DeploymentRow, data: Record<string, string>, ip?: string): void
   reportFailed(dep: DeploymentRow, reason: string): void
   power(type: PowerEventType, e: PowerObservation): void
+  /** a generated Pi file went out (e.g. which UEFI settings its RPI_EFI.fd carried) */
+  piServed(e: { mac: string; file: string; note: string }): void
 }
 
 export function queuedRecorder(queue: ObservationQueue, lifecycle: Lifecycle): Recorder {
@@ -135,5 +137,6 @@ export function queuedRecorder(queue: ObservationQueue, lifecycle: Lifecycle): R
     phoneHome: (dep, data, ip) => { queue.push('phone-home', () => lifecycle.phoneHome(dep, data, ip)) },
     reportFailed: (dep, reason) => { queue.push('failed', () => lifecycle.reportFailed(dep, reason)) },
     power: (type, e) => { queue.push(type, () => lifecycle.onPower(type, e)) },
+    piServed: (e) => { queue.push('tftp.generated', () => lifecycle.piServed(e)) },
   }
 }

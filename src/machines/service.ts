@@ -42,7 +42,7 @@ export interface MachineService {
  * The booter over a machine service that may not be started yet (the protocols are wired before
  * the store opens): until then it answers from the config alone.
  */
-export function booterFor(getConfig: () => Config, service: () => Pick<MachineService, 'store' | 'bootScripts'> | undefined): Booter {
+export function booterFor(getConfig: () => Config, service: () => Pick<MachineService, 'store' | 'bootScripts' | 'record'> | undefined): Booter {
   return new Booter({
     getConfig,
     store: () => service()?.store,
@@ -50,6 +50,11 @@ export function booterFor(getConfig: () => Config, service: () => Pick<MachineSe
       const s = service()
       return s ? (ctx) => s.bootScripts.tftpGrubCfg(ctx) : undefined
     },
+    piCmdline: () => {
+      const s = service()
+      return s ? (q) => s.bootScripts.piCmdline(q) : undefined
+    },
+    onPiServed: (e) => service()?.record.piServed(e),
     onStoreError: (err) => service()?.store.health.failed(err),
   })
 }
@@ -59,14 +64,15 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
   const store = openStore(opts.stateDir ?? opts.getConfig().server.state_dir)
   const log = opts.log.child({ module: 'machines' })
   const renderer = new Renderer()
-  const late: { bootScripts?: BootScripts } = {}
-  const booter = opts.booter ?? booterFor(opts.getConfig, () => late.bootScripts ? { store, bootScripts: late.bootScripts } : undefined)
+  const late: { bootScripts?: BootScripts; record?: Recorder } = {}
+  const booter = opts.booter ?? booterFor(opts.getConfig, () => late.bootScripts && late.record ? { store, bootScripts: late.bootScripts, record: late.record } : undefined)
   const lifecycle = new Lifecycle({ store, getConfig: opts.getConfig, log, booter })
   lifecycle.start()
   const queue = new ObservationQueue({ log, ...(opts.queueCap ? { cap: opts.queueCap } : {}) })
   const record = queuedRecorder(queue, lifecycle)
   const bootScripts = new BootScripts({ booter, lifecycle, record, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
   late.bootScripts = bootScripts
+  late.record = record
   return {
     store,
     booter,

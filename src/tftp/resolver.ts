@@ -52,9 +52,14 @@ export interface PiPrefixSeen {
   file: string
 }
 
+/** A file on disk chosen by the generated-file hook: `path` (a normalised relative name) jailed to `root`. */
+export interface FileRef { root: string; path: string }
+
+export type Generated = Buffer | string | FileRef | null
+
 export interface LayeredResolverOptions {
-  /** generated files; return null to pass the request on to the next layer */
-  generated?: (ctx: RequestContext) => Buffer | string | null | Promise<Buffer | string | null>
+  /** generated files, or a file on disk the hook chose (jailed here); null passes the request on */
+  generated?: (ctx: RequestContext) => Generated | Promise<Generated>
   /** maps a Pi serial to its firmware set; null → not mapped (the next layers still apply) */
   piPrefix?: (serial: string, ctx: RequestContext) => PiPrefixTarget | null | Promise<PiPrefixTarget | null>
   /** directories tried in order with the full name, e.g. [tftproot, firmware] */
@@ -123,7 +128,11 @@ export class LayeredResolver extends EventEmitter<ResolverEvents> implements Tft
     }
     if (this.o.generated) {
       const g = await this.o.generated(ctx)
-      if (g !== null) return { kind: 'bytes', data: typeof g === 'string' ? Buffer.from(g) : g, layer: 'generated' }
+      if (typeof g === 'string' || Buffer.isBuffer(g)) return { kind: 'bytes', data: typeof g === 'string' ? Buffer.from(g) : g, layer: 'generated' }
+      if (g !== null) {
+        const hit = await jailedLookup(g.root, normaliseName(g.path))
+        if (hit) return { kind: 'file', ...hit, layer: 'generated' }
+      }
     }
     if (target) {
       const hit = await jailedLookup(target.firmwareDir, ctx.path)
