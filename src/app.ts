@@ -13,7 +13,7 @@ import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
 import { TftpServer, LayeredResolver, type RequestContext } from './tftp/index.js'
 import { renderRpiConfig } from './boot/rpi-config.js'
 import { machineIndex } from './adapters/machine-index.js'
-import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
+import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type DhcpLimits, type PoolConfig } from './dhcp/index.js'
 import { createDhcpPolicy } from './adapters/dhcp-policy.js'
 import { PowerService } from './power/service.js'
 import { SqliteJournal } from './power/journal.js'
@@ -122,6 +122,11 @@ function dhcpPools(cfg: Config): PoolConfig[] {
   }]
 }
 
+function dhcpLimits(cfg: Config): DhcpLimits {
+  const d = cfg.server.dhcp
+  return { knownOnly: d.known_only, relays: d.relays, unknownShare: d.unknown_share, ratePerClient: d.rate_per_client, rateTotal: d.rate_total }
+}
+
 /** machines per lifecycle state, for /metrics */
 function countStates(machines: MachineService | undefined): Record<string, number> {
   const out: Record<string, number> = {}
@@ -210,6 +215,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       policy: createDhcpPolicy({ getConfig, serverAddress: address, httpPort: cfg.server.http.port }),
       pools: dhcpPools(cfg),
       leaseStore: new JsonFileLeaseStore(join(cfg.server.state_dir, 'dhcp-leases.json')),
+      limits: dhcpLimits(cfg),
       logger: logger.child({ service: 'dhcp' }),
     })
     for (const kind of ['discover', 'request', 'ack', 'release', 'decline', 'inform'] as const) {

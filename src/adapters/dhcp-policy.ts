@@ -44,5 +44,8 @@ export function createDhcpPolicy(o: DhcpPolicyOptions): DhcpPolicy {
     isReserved(ip: string): boolean {
       return machineIndex(o.getConfig()).byIp.has(ip)
     },
+    isKnown(mac: string): boolean {
+      return machineIndex(o.getConfig()).byMac.has(mac)
+    },
   }
 }
