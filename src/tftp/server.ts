@@ -10,8 +10,8 @@ import { negotiate, type Negotiated } from './options.js'
 import { AccessDenied, type Resolved, type TftpResolver } from './resolver.js'
 import { Session, type ClientAddress, type SessionResult } from './session.js'
 import { SessionSlots, type Slot } from './slots.js'
-import { FileCache, MemorySource, openFileSource, toNetascii, type ByteSource } from './source.js'
-import { readFile } from 'node:fs/promises'
+import { FileCache, MemorySource, openFileSource, openNetasciiSource, toNetascii, type ByteSource } from './source.js'
+import { NetasciiSizes } from './netascii.js'
 
 export interface TftpLimits {
   /** concurrent transfers, all clients together */
@@ -42,7 +42,7 @@ export interface TftpLimits {
   /** files up to this size are served from memory */
   cacheMaxFileBytes: number
   cacheMaxTotalBytes: number
-  /** netascii transfers are converted in memory; larger files are refused */
+  /** netascii transfers are converted as they go (a streaming pass first for the size); larger files are refused */
   netasciiMaxBytes: number
   /** disk read-ahead per streaming transfer */
   readChunkBytes: number
@@ -176,6 +176,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly slots: SessionSlots
   private readonly sessions = new Map<string, Session>()
   private readonly cache: FileCache
+  private readonly netasciiSizes = new NetasciiSizes()
   private readonly counters = {
     requests: 0, transfersOk: 0, transfersFailed: 0, transfersAborted: 0, notFound: 0, denied: 0, refused: 0,
     bytesSent: 0, packetsSent: 0, retransmits: 0, duplicateAcks: 0, duplicateRequests: 0,
@@ -436,7 +437,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (r.kind === 'bytes') return new MemorySource(netascii ? toNetascii(r.data) : r.data)
     if (netascii) {
       if (r.size > this.limits.netasciiMaxBytes) throw Object.assign(new Error('too large'), { code: 'EFBIG' })
-      return new MemorySource(toNetascii(await readFile(r.path)))
+      return await openNetasciiSource(r.path, this.limits.readChunkBytes, this.netasciiSizes)
     }
     const cached = await this.cache.get(r.path, r.size, r.mtimeMs)
     if (cached) return new MemorySource(cached)
