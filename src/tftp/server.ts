@@ -54,7 +54,7 @@ export const DEFAULT_LIMITS: TftpLimits = {
   maxPendingSessions: 64,
   maxPendingPerClient: 8,
   preAckMaxSends: 4,
-  preAckTimeoutMs: 10000,
+  preAckTimeoutMs: 15000,
   maxBlksize: 65464,
   maxWindowsize: 64,
   rtoInitialMs: 150,
