@@ -4,8 +4,8 @@
 // and counts every byte that comes back until the servers fall silent (bounded wait).
 import t from 'tap'
 import { join } from 'node:path'
-import { createLab, isRoot, type Lab } from '../helpers/netns.js'
-import { makeFiles, startBootlab } from './fixtures/lab.js'
+import { createLab, isRoot } from '../helpers/netns.js'
+import { makeFiles, startBootlab, waitPort69 } from './fixtures/lab.js'
 
 const MiB = 1 << 20
 
@@ -28,15 +28,6 @@ const timer = setInterval(() => {
   }
 }, 100)
 `
-
-async function waitPort69(lab: Lab, host: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await lab.exec(host, ['ss', '-ulnH', 'sport = :69'])
-    if (r.stdout.trim() !== '') return
-    await new Promise((res) => setTimeout(res, 100))
-  }
-  throw new Error(`nothing listens on udp/69 in ${host}`)
-}
 
 t.test('one unacknowledged RRQ: bootlab sends no more than dnsmasq', { skip: !isRoot() && 'needs root (network namespaces)' }, async (t) => {
   const lab = await createLab({ hosts: { srv: 1, dns: 3, cli: 2 }, subnet: '10.81.0' })
