@@ -185,8 +185,11 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     }
     if (p.giaddr !== '0.0.0.0' && !this.guard.relayAllowed(p.giaddr)) return this.drop('relay-not-allowed', from, null)
     const client = classify(p)
-    const verdict = this.guard.admit(clientKey(client.mac, client.clientId), this.now())
-    if (verdict !== 'ok') return this.drop(verdict, from, client.mac)
+    // proxy mode never answers plain clients: their traffic (the whole LAN's DHCP) costs no allowance
+    if (this.full || client.netboot) {
+      const verdict = this.guard.admit(clientKey(client.mac, client.clientId), this.now())
+      if (verdict !== 'ok') return this.drop(verdict, from, client.mac)
+    }
     const base = this.eventBase(p, client, port)
     // the client's address as far as this packet tells it (REQUEST: the one it asks for, also when it
     // asks the router in proxy mode; INFORM/RELEASE/DECLINE: ciaddr), so TFTP transfers from that
