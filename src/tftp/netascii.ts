@@ -4,6 +4,7 @@
 // streaming pass, shared by concurrent requests for the same file version.
 import type { FileHandle } from 'node:fs/promises'
 import type { ByteSource } from './source.js'
+import { readAt } from './read.js'
 
 const CR = 0x0d
 const LF = 0x0a
@@ -55,17 +56,6 @@ export class NetasciiEncoder {
 /** A whole buffer in netascii (generated files, small). */
 export function toNetascii(input: Buffer): Buffer {
   return new NetasciiEncoder().push(input, true)
-}
-
-async function readAt(fh: FileHandle, pos: number, want: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(want)
-  let got = 0
-  while (got < want) {
-    const { bytesRead } = await fh.read(buf, got, want - got, pos + got)
-    if (bytesRead === 0) break
-    got += bytesRead
-  }
-  return buf.subarray(0, got)
 }
 
 /** The converted size of `rawSize` bytes of `fh`, in one streaming pass. */

@@ -3,6 +3,7 @@
 // byte range of the window it is about to send, then takes the blocks with `slice()`.
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
 import { NetasciiFileSource, netasciiSize, type NetasciiSizes } from './netascii.js'
+import { readAt } from './read.js'
 
 export interface ByteSource {
   readonly size: number
@@ -39,15 +40,9 @@ export class FileSource implements ByteSource {
     if (this.closed) throw new Error('source closed')
     const want = Math.min(Math.max(length, this.chunk), this.size - offset)
     // a fresh buffer each time: blocks of the previous chunk may still be queued in the socket
-    const buf = Buffer.allocUnsafe(Math.max(0, want))
-    let got = 0
-    while (got < want) {
-      const { bytesRead } = await this.fh.read(buf, got, want - got, offset + got)
-      if (bytesRead === 0) break
-      got += bytesRead
-    }
-    if (got < Math.min(length, this.size - offset)) throw new Error('file shrank during transfer')
-    this.buf = buf.subarray(0, got)
+    const buf = await readAt(this.fh, offset, Math.max(0, want))
+    if (buf.length < Math.min(length, this.size - offset)) throw new Error('file shrank during transfer')
+    this.buf = buf
     this.bufStart = offset
   }
 
