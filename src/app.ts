@@ -10,7 +10,7 @@ import { createHttpRoutes } from './http/routes.js'
 import { createMetricsRouter, type StatsSource } from './http/metrics.js'
 import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
 import { TftpServer, LayeredResolver } from './tftp/index.js'
-import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type PoolConfig } from './dhcp/index.js'
+import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type DhcpLimits, type PoolConfig } from './dhcp/index.js'
 import { bootWarnings, type Booter } from './machines/booter.js'
 import { PowerService } from './power/service.js'
 import { SqliteJournal } from './power/journal.js'
@@ -146,6 +146,11 @@ function portSwitchable(power: PowerService, name: string): boolean {
   }
 }
 
+function dhcpLimits(cfg: Config): DhcpLimits {
+  const d = cfg.server.dhcp
+  return { knownOnly: d.known_only, relays: d.relays, unknownShare: d.unknown_share, ratePerClient: d.rate_per_client, rateTotal: d.rate_total }
+}
+
 export async function createApp(opts: AppOptions): Promise<App> {
   const source = await loadConfig(opts)
   const app = new App(source, opts.logger)
@@ -269,6 +274,7 @@ function wireDhcp(w: Wiring): void {
     policy: w.booter.dhcpPolicy({ serverAddress: w.address, httpPort: cfg.server.http.port }),
     pools: dhcpPools(cfg),
     leaseStore: new JsonFileLeaseStore(join(cfg.server.state_dir, 'dhcp-leases.json')),
+    limits: dhcpLimits(cfg),
     logger: w.logger.child({ service: 'dhcp' }),
   })
   for (const kind of ['discover', 'request', 'ack', 'release', 'decline', 'inform'] as const) {

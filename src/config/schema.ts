@@ -2,12 +2,13 @@
 // Only per-field rules live here; references between sections are checked in crosscheck.ts,
 // secrets and paths are resolved in resolve.ts.
 import { z } from 'zod'
-import { isIPv4 } from '../net/ipv4.js'
+import { isIPv4, parseCidr } from '../net/ipv4.js'
 import { normaliseMac, normaliseSerial, parseDuration } from './names.js'
 import { uefiSettingsSchema } from '../uefi/schema.js'
 
 const ipv4 = z.string().refine(isIPv4, { message: 'must be an IPv4 address such as 192.168.1.10' })
 const port = z.number().int().min(1).max(65535)
+const cidr = z.string().refine((v) => { try { parseCidr(v); return true } catch { return false } }, { message: 'must be a subnet such as 10.20.0.0/16' })
 const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== null, {
   message: 'must be a duration such as 30s, 15m, 12h or 1d',
 })
@@ -122,6 +123,17 @@ export const serverSchema = z.strictObject({
     dns: z.array(ipv4).default([]),
     domain: z.string().optional(),
     lease: duration.default('12h'),
+    // protocol limits (docs/security.md "Protocol limits")
+    /** full mode: only machines configured with their MAC get addresses */
+    known_only: z.boolean().default(false),
+    /** relay agents (giaddr) answered, besides the interface's own subnet */
+    relays: z.array(cidr).default([]),
+    /** full mode: share of the pool that MACs not in the config may hold (offers and leases) */
+    unknown_share: z.number().min(0).max(1).default(0.5),
+    /** DHCP packets per minute from one MAC / client id (burst: the same number) */
+    rate_per_client: z.number().int().min(1).max(100000).default(30),
+    /** DHCP packets per minute from everyone together */
+    rate_total: z.number().int().min(1).max(1000000).default(1200),
   }).prefault({}),
   unknown: z.enum(['ignore', 'discover']).default('discover'),
   unknown_profile: z.string().default('discovery'),

@@ -5,8 +5,9 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from '../log.js'
 import { classify, type ClassifiedClient, type ClientClass } from './classify.js'
 import { FullMode, type FullOutcome } from './full.js'
+import { DEFAULT_DHCP_LIMITS, RequestGuard, type DhcpLimits } from './guard.js'
 import { inSubnet, type Subnet } from '../net/ipv4.js'
-import { LeaseTable, MemoryLeaseStore, type LeaseStore, type PoolConfig } from './leases.js'
+import { LeaseTable, MemoryLeaseStore, clientKey, type LeaseStore, type PoolConfig } from './leases.js'
 import { BOOTREQUEST, DecodeError, EncodeError, Opt, decodePacket, encodePacket, messageTypeName, optIp, optU8, type DhcpPacket } from './packet.js'
 import type { DhcpPolicy } from './policy.js'
 import { ProxyMode, type ProxyOutcome } from './proxy.js'
@@ -77,6 +78,8 @@ export interface EngineOptions {
   /** full mode */
   pools?: PoolConfig[]
   leaseStore?: LeaseStore
+  /** relays, rate limits, the share of a pool unknown clients may hold (default DEFAULT_DHCP_LIMITS) */
+  limits?: Partial<DhcpLimits>
   logger: Logger
   now?: () => number
 }
@@ -97,6 +100,8 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
   private readonly drops = new Map<string, number>()
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = []
   private saving: Promise<void> | null = null
+  private readonly limits: DhcpLimits
+  private readonly guard: RequestGuard
   /** set by the socket layer when it cannot tell interfaces apart: drop what is visibly foreign */
   foreignFilter: Subnet | null = null
 
@@ -104,16 +109,23 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     super()
     this.now = o.now ?? Date.now
     this.store = o.leaseStore ?? new MemoryLeaseStore()
+    this.limits = { ...DEFAULT_DHCP_LIMITS, ...o.limits }
+    this.guard = new RequestGuard(this.limits, o.interfaceSubnet, this.now())
     if (o.mode === 'proxy') this.proxy = new ProxyMode({ serverAddress: o.serverAddress, policy: o.policy })
     else if (!o.pools || o.pools.length === 0) throw new Error('full DHCP mode needs at least one pool')
-    else this.full = new FullMode({ serverAddress: o.serverAddress, interfaceSubnet: o.interfaceSubnet, pools: o.pools, policy: o.policy }, new LeaseTable())
+    else this.full = this.fullMode(new LeaseTable())
+  }
+
+  private fullMode(table: LeaseTable): FullMode {
+    const { serverAddress, interfaceSubnet, pools, policy } = this.o
+    return new FullMode({ serverAddress, interfaceSubnet, pools: pools!, policy, knownOnly: this.limits.knownOnly, unknownShare: this.limits.unknownShare }, table)
   }
 
   /** Loads the lease table (full mode). Call before handling packets. */
   async load(): Promise<void> {
     if (!this.full) return
     const leases = await this.store.load()
-    this.full = new FullMode({ serverAddress: this.o.serverAddress, interfaceSubnet: this.o.interfaceSubnet, pools: this.o.pools!, policy: this.o.policy }, new LeaseTable(leases))
+    this.full = this.fullMode(new LeaseTable(leases))
   }
 
   stats(): DhcpStats {
@@ -173,7 +185,13 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     if (this.foreignFilter && p.giaddr === '0.0.0.0' && src.address !== '0.0.0.0' && !inSubnet(src.address, this.foreignFilter)) {
       return this.drop('wrong-interface', from, null)
     }
+    if (p.giaddr !== '0.0.0.0' && !this.guard.relayAllowed(p.giaddr)) return this.drop('relay-not-allowed', from, null)
     const client = classify(p)
+    // proxy mode never answers plain clients: their traffic (the whole LAN's DHCP) costs no allowance
+    if (this.full || client.netboot) {
+      const verdict = this.guard.admit(clientKey(client.mac, client.clientId), this.now())
+      if (verdict !== 'ok') return this.drop(verdict, from, client.mac)
+    }
     const base = this.eventBase(p, client, port)
     // the client's address as far as this packet tells it (REQUEST: the one it asks for, also when it
     // asks the router in proxy mode; INFORM/RELEASE/DECLINE: ciaddr), so TFTP transfers from that
@@ -184,7 +202,7 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     let out: Outcome
     if (this.proxy) out = this.proxy.handle(p, type, client, port, src)
     else if (port === 'pxe') return this.drop('unexpected-port', from, client.mac)
-    else out = this.full!.handle(p, type, client, this.now())
+    else out = this.full!.handle(p, type, client, this.now(), src)
 
     if (out.kind === 'drop') return this.drop(out.reason, from, client.mac)
     if (out.kind === 'accepted') {

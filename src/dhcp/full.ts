@@ -19,6 +19,10 @@ export interface FullModeOptions {
   interfaceSubnet: string
   pools: PoolConfig[]
   policy: DhcpPolicy
+  /** only clients the policy knows get addresses (default false) */
+  knownOnly?: boolean
+  /** share (0..1) of each pool that unknown clients may hold, offers and leases together (default 1) */
+  unknownShare?: number
 }
 
 export class FullMode {
@@ -84,7 +88,19 @@ export class FullMode {
     return { kind: 'reply', reply, dest, type: 'nak', ip: null, boot: null, commit: false }
   }
 
-  handle(req: DhcpPacket, type: number, client: ClassifiedClient, now: number): FullOutcome {
+  /** May an unknown client be given a new address in this pool (the share they hold is below its cap)? */
+  private unknownMayTake(pool: Pool, now: number): boolean {
+    const size = pool.last - pool.first + 1
+    const cap = Math.floor(size * (this.o.unknownShare ?? 1))
+    return this.table.heldIn(pool, now, (mac) => !this.isKnown(mac)) < cap
+  }
+
+  private isKnown(mac: string): boolean {
+    return this.o.policy.isKnown?.(mac) ?? this.o.policy.reservationFor(mac) !== null
+  }
+
+  /** @param src where the datagram came from (a RELEASE must come from the address it releases) */
+  handle(req: DhcpPacket, type: number, client: ClassifiedClient, now: number, src: Destination): FullOutcome {
     const pool = this.poolFor(req)
     if (!pool) return { kind: 'drop', reason: 'no-pool' }
     const key = clientKey(client.mac, client.clientId)
@@ -96,14 +112,18 @@ export class FullMode {
     switch (type) {
       case MessageType.DISCOVER: {
         let ip: number | null
+        const known = this.isKnown(client.mac)
+        if (this.o.knownOnly && !known) return { kind: 'drop', reason: 'unknown-client' }
         if (myReservation !== null) {
           if (!this.table.availableTo(myReservation, key, now)) return { kind: 'drop', reason: 'reserved-address-in-use' }
           ip = myReservation
         } else {
           ip = this.table.choose(pool, key, optIp(req, Opt.REQUESTED_IP) ?? null, now, reserved)
+          // an unknown client gets a new address only while unknown clients hold less than their share
+          if (ip !== null && !known && !this.table.holds(key, ip, now) && !this.unknownMayTake(pool, now)) return { kind: 'drop', reason: 'unknown-share-exhausted' }
         }
         if (ip === null) return { kind: 'drop', reason: 'pool-exhausted' }
-        this.table.offer(ip, key, now)
+        this.table.offer(ip, key, client.mac, now)
         const reply = baseReply(req, MessageType.OFFER, this.o.serverAddress)
         reply.yiaddr = intToIp(ip)
         reply.siaddr = this.o.serverAddress
@@ -123,7 +143,8 @@ export class FullMode {
         const known = lease !== undefined && lease.ip === requested && lease.state !== 'declined'
         if (serverId !== undefined) {
           // SELECTING: the address must be the one we offered (or still hold) for this client
-          const ok = (this.table.offeredTo(key, n, now) || known) && this.table.availableTo(n, key, now) &&
+          // (an offer past its short hold still counts while nobody else took the address)
+          const ok = (this.table.lastOfferOf(key) === n || known) && this.table.availableTo(n, key, now) &&
             (myReservation === null || myReservation === n) && (inRange(pool, n) || myReservation === n)
           if (!ok) return this.nak(req, 'address not offered to you')
         } else {
@@ -158,6 +179,8 @@ export class FullMode {
       }
       case MessageType.RELEASE: {
         if (serverId !== undefined && serverId !== this.o.serverAddress) return { kind: 'drop', reason: 'other-server' }
+        // only the holder, from the address it releases (RFC 2131 §4.4.6: sent unicast from ciaddr)
+        if (req.ciaddr === '0.0.0.0' || src.address !== req.ciaddr || req.giaddr !== '0.0.0.0') return { kind: 'drop', reason: 'release-not-from-holder' }
         const l: Lease | null = this.table.release(key, req.ciaddr, now)
         return l ? { kind: 'accepted', type: 'release', ip: l.ip, commit: true } : { kind: 'drop', reason: 'unknown-lease' }
       }

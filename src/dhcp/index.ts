@@ -5,3 +5,4 @@ export { classify, isRaspberryPiMac, RPI_OUIS, type ClassifiedClient, type Clien
 export { defaultBootDecision, ipxeScriptUrl, httpBase, DEFAULT_FILES, type BootDecision, type DefaultBootOptions, type DhcpPolicy } from './policy.js'
 export { JsonFileLeaseStore, MemoryLeaseStore, type Lease, type LeaseState, type LeaseStore, type PoolConfig } from './leases.js'
 export { loadBindSock } from './socket.js'
+export { DEFAULT_DHCP_LIMITS, type DhcpLimits } from './guard.js'

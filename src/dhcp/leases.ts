@@ -102,9 +102,14 @@ export class JsonFileLeaseStore implements LeaseStore {
   }
 }
 
-interface Offer { key: string; expiresAt: number }
+interface Offer { key: string; mac: string; expiresAt: number }
 
-const OFFER_HOLD_MS = 60_000
+/**
+ * How long an OFFER keeps its address from others. Short: clients REQUEST within seconds, and a
+ * flood of DISCOVERs with invented MACs holds addresses only this long (a late REQUEST for the
+ * address is still granted while nobody else took it).
+ */
+export const OFFER_HOLD_MS = 10_000
 const DECLINE_HOLD_MS = 600_000
 
 export function clientKey(mac: string, clientId: string | null): string {
@@ -191,10 +196,10 @@ export class LeaseTable {
     return best ? ipToInt(best.ip) : null
   }
 
-  offer(ip: number, key: string, now: number): void {
+  offer(ip: number, key: string, mac: string, now: number): void {
     const prev = this.offerByKey.get(key)
     if (prev !== undefined && prev !== ip) this.offers.delete(prev)
-    this.offers.set(ip, { key, expiresAt: now + OFFER_HOLD_MS })
+    this.offers.set(ip, { key, mac, expiresAt: now + OFFER_HOLD_MS })
     this.offerByKey.set(key, ip)
     if (this.offers.size > 4096) {
       for (const [n, o] of this.offers) if (o.expiresAt <= now) this.dropOffer(n)
@@ -206,6 +211,32 @@ export class LeaseTable {
     if (!o) return
     this.offers.delete(ip)
     if (this.offerByKey.get(o.key) === ip) this.offerByKey.delete(o.key)
+  }
+
+  /** the address last offered to this client, also when the offer's hold is over */
+  lastOfferOf(key: string): number | undefined {
+    return this.offerByKey.get(key)
+  }
+
+  /** Does this client hold this address already (its unexpired lease or offer)? */
+  holds(key: string, ip: number, now: number): boolean {
+    const l = this.byIp.get(ip)
+    if (l && l.state === 'bound' && l.expiresAt > now && clientKey(l.mac, l.clientId) === key) return true
+    return this.offeredTo(key, ip, now)
+  }
+
+  /** Addresses of the pool held (bound unexpired leases and offers in their hold) by clients whose MAC matches. */
+  heldIn(pool: Pool, now: number, match: (mac: string) => boolean): number {
+    let n = 0
+    for (const [ip, l] of this.byIp) {
+      if (inRange(pool, ip) && l.state === 'bound' && l.expiresAt > now && match(l.mac)) n++
+    }
+    for (const [ip, o] of this.offers) {
+      const l = this.byIp.get(ip)
+      const leased = l !== undefined && l.state === 'bound' && l.expiresAt > now
+      if (inRange(pool, ip) && o.expiresAt > now && match(o.mac) && !leased) n++
+    }
+    return n
   }
 
   offeredTo(key: string, ip: number, now: number): boolean {

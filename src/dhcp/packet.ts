@@ -14,6 +14,13 @@ const HEADER_SIZE = 240
 const BOOTP_MIN_SIZE = 300
 /** RFC 2131: without option 57 the client accepts 576-byte IP datagrams: 576 - 20 (IP) - 8 (UDP) */
 export const DEFAULT_MAX_PAYLOAD = 548
+/**
+ * The largest request accepted: one Ethernet frame's payload, 1500 (MTU) - 20 (IP) - 8 (UDP).
+ * A client without an address sends from a raw socket and cannot fragment; RFC 2131 promises only
+ * 576-byte datagrams, real requests are 300-350 bytes (test/dhcp/vectors), a relay's option 82
+ * adds tens of bytes. Anything larger is refused before its options are looked at.
+ */
+export const MAX_REQUEST_SIZE = 1472
 
 export const MessageType = {
   DISCOVER: 1,
@@ -101,8 +108,11 @@ function stripNul(b: Buffer): Buffer {
   return Buffer.from(i === -1 ? b : b.subarray(0, i))
 }
 
-/** Parses one option area (options field, or file/sname when overloaded) into `into`. */
-function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer>, area: string): void {
+/**
+ * Parses one option area (options field, or file/sname when overloaded) into `into`: the pieces of
+ * each option, in order, joined once at the end by joinPieces (RFC 3396), not at every repeat.
+ */
+function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer[]>, area: string): void {
   let i = start
   while (i < end) {
     const code = buf[i]!
@@ -113,34 +123,44 @@ function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<numb
     if (i + 2 + len > end) throw new DecodeError('truncated-option', `${area}: option ${code} (length ${len}) runs past the end`)
     const value = buf.subarray(i + 2, i + 2 + len)
     const prev = into.get(code)
-    into.set(code, prev ? Buffer.concat([prev, value]) : Buffer.from(value))
+    if (prev) prev.push(value)
+    else into.set(code, [value])
     i += 2 + len
   }
   // An area that ends without END is accepted when the last option ended exactly at its boundary
   // (several firmware clients do this); anything else was caught above.
 }
 
+/** One copied buffer per option (the pieces are views into the datagram). */
+function joinPieces(pieces: Map<number, Buffer[]>): Map<number, Buffer> {
+  const out = new Map<number, Buffer>()
+  for (const [code, parts] of pieces) out.set(code, parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts))
+  return out
+}
+
 export function decodePacket(buf: Buffer): DhcpPacket {
   if (buf.length < HEADER_SIZE) throw new DecodeError('too-short', `${buf.length} bytes, need at least ${HEADER_SIZE}`)
-  if (buf.length > 65507) throw new DecodeError('too-long', `${buf.length} bytes`)
+  if (buf.length > MAX_REQUEST_SIZE) throw new DecodeError('too-long', `${buf.length} bytes, at most ${MAX_REQUEST_SIZE}`)
   const op = buf[0]!
   if (op !== BOOTREQUEST && op !== BOOTREPLY) throw new DecodeError('bad-op', `op ${op}`)
   const htype = buf[1]!
   const hlen = buf[2]!
   if (hlen > 16) throw new DecodeError('bad-hlen', `hlen ${hlen}`)
   if (buf.readUInt32BE(236) !== MAGIC_COOKIE) throw new DecodeError('bad-cookie', 'no DHCP magic cookie')
-  const options = new Map<number, Buffer>()
-  parseOptionArea(buf, HEADER_SIZE, buf.length, options, 'options')
+  const pieces = new Map<number, Buffer[]>()
+  parseOptionArea(buf, HEADER_SIZE, buf.length, pieces, 'options')
   let sname = stripNul(buf.subarray(44, 108))
   let file = stripNul(buf.subarray(108, 236))
-  const overload = options.get(Opt.OVERLOAD)
+  const overloadPieces = pieces.get(Opt.OVERLOAD)
+  const overload = overloadPieces && Buffer.concat(overloadPieces)
   if (overload) {
     if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw new DecodeError('bad-overload', 'option 52 must be one byte 1..3')
     const v = overload[0]!
     // RFC 2131 §4.1: file first, then sname
-    if (v & 1) { parseOptionArea(buf, 108, 236, options, 'file'); file = Buffer.alloc(0) }
-    if (v & 2) { parseOptionArea(buf, 44, 108, options, 'sname'); sname = Buffer.alloc(0) }
+    if (v & 1) { parseOptionArea(buf, 108, 236, pieces, 'file'); file = Buffer.alloc(0) }
+    if (v & 2) { parseOptionArea(buf, 44, 108, pieces, 'sname'); sname = Buffer.alloc(0) }
   }
+  const options = joinPieces(pieces)
   return {
     op,
     htype,

@@ -27,6 +27,11 @@ export interface DhcpPolicy {
   reservationFor(mac: string): string | null
   /** Full mode: is this address some machine's reservation (so the pool never gives it to another)? */
   isReserved?(ip: string): boolean
+  /**
+   * Full mode: is this MAC a configured machine? Unknown clients share a capped part of the pool
+   * and get nothing with `known_only`. Default: it has a reservation.
+   */
+  isKnown?(mac: string): boolean
 }
 
 export interface DefaultBootOptions {

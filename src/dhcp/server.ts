@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { networkInterfaces } from 'node:os'
 import type { Logger } from '../log.js'
+import type { DhcpLimits } from './guard.js'
 import { DhcpEngine, type DhcpEvents, type DhcpMode, type DhcpStats, type PortKind } from './engine.js'
 import { formatCidr, ipToInt, maskToPrefix, parseCidr } from '../net/ipv4.js'
 import type { Lease, LeaseStore, PoolConfig } from './leases.js'
@@ -20,6 +21,8 @@ export interface DhcpServerOptions {
   pools?: PoolConfig[]
   /** full mode: where leases survive restarts (default: memory only) */
   leaseStore?: LeaseStore
+  /** relays, rate limits, known_only, the unknown clients' share of the pool */
+  limits?: Partial<DhcpLimits>
   logger: Logger
   /** default { dhcp: 67, pxe: 4011 }; pxe null = do not listen on the PXE port */
   ports?: { dhcp?: number; pxe?: number | null }
@@ -72,6 +75,7 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
       policy: this.o.policy,
       pools: this.o.pools,
       leaseStore: this.o.leaseStore,
+      ...(this.o.limits ? { limits: this.o.limits } : {}),
       logger: this.o.logger,
     })
     await engine.load()

@@ -294,6 +294,7 @@ export class Booter {
       },
       reservationFor: (mac: string): string | null => this.configured({ mac })?.ip ?? null,
       isReserved: (ip: string): boolean => findMachine(this.deps.getConfig(), 'ip', ip) !== undefined,
+      isKnown: (mac: string): boolean => this.configured({ mac }) !== undefined,
     }
   }
 

@@ -9,14 +9,26 @@ import { encodeError, ErrorCode, parsePacket, type RequestPacket } from './packe
 import { negotiate, type Negotiated } from './options.js'
 import { AccessDenied, type Resolved, type TftpResolver } from './resolver.js'
 import { Session, type ClientAddress, type SessionResult } from './session.js'
-import { FileCache, MemorySource, openFileSource, toNetascii, type ByteSource } from './source.js'
-import { readFile } from 'node:fs/promises'
+import { SessionSlots, type Slot } from './slots.js'
+import { FileCache, MemorySource, openFileSource, openNetasciiSource, toNetascii, type ByteSource } from './source.js'
+import { NetasciiSizes } from './netascii.js'
 
 export interface TftpLimits {
   /** concurrent transfers, all clients together */
   maxSessions: number
   /** concurrent transfers from one client address */
   maxSessionsPerClient: number
+  /**
+   * sessions whose client has not acknowledged anything yet (its address is unproven), all
+   * clients together; at the cap the oldest of them is dropped to admit a new request
+   */
+  maxPendingSessions: number
+  /** the same, per client address */
+  maxPendingPerClient: number
+  /** OACKs / DATA 1 sent for one request before its first ACK (timer resends and repeated requests) */
+  preAckMaxSends: number
+  /** a session with no ACK at all ends (silently) after this long, ms */
+  preAckTimeoutMs: number
   maxBlksize: number
   maxWindowsize: number
   /** retransmission timeout before the first round-trip sample, ms */
@@ -30,7 +42,7 @@ export interface TftpLimits {
   /** files up to this size are served from memory */
   cacheMaxFileBytes: number
   cacheMaxTotalBytes: number
-  /** netascii transfers are converted in memory; larger files are refused */
+  /** netascii transfers are converted as they go (a streaming pass first for the size); larger files are refused */
   netasciiMaxBytes: number
   /** disk read-ahead per streaming transfer */
   readChunkBytes: number
@@ -39,6 +51,10 @@ export interface TftpLimits {
 export const DEFAULT_LIMITS: TftpLimits = {
   maxSessions: 512,
   maxSessionsPerClient: 128,
+  maxPendingSessions: 64,
+  maxPendingPerClient: 8,
+  preAckMaxSends: 4,
+  preAckTimeoutMs: 15000,
   maxBlksize: 65464,
   maxWindowsize: 64,
   rtoInitialMs: 150,
@@ -113,6 +129,10 @@ export interface TftpStats {
   /** refused: write requests, unsupported modes, limits, resolver errors */
   refused: number
   activeSessions: number
+  /** of them, sessions whose client has not acknowledged anything yet */
+  pendingSessions: number
+  /** unacknowledged sessions dropped to admit newer requests */
+  pendingEvicted: number
   bytesSent: number
   packetsSent: number
   retransmits: number
@@ -153,9 +173,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly limits: TftpLimits
   private readonly log: Logger
   private socket: Socket | null = null
-  private readonly sessions = new Map<string, { session: Session | null; socket: Socket | null }>()
-  private readonly perClient = new Map<string, number>()
+  private readonly slots: SessionSlots
+  private readonly sessions = new Map<string, Session>()
   private readonly cache: FileCache
+  private readonly netasciiSizes = new NetasciiSizes()
   private readonly counters = {
     requests: 0, transfersOk: 0, transfersFailed: 0, transfersAborted: 0, notFound: 0, denied: 0, refused: 0,
     bytesSent: 0, packetsSent: 0, retransmits: 0, duplicateAcks: 0, duplicateRequests: 0,
@@ -167,6 +188,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits }
     this.log = o.logger.child({ module: 'tftp' })
     this.cache = new FileCache(this.limits.cacheMaxFileBytes, this.limits.cacheMaxTotalBytes)
+    this.slots = new SessionSlots(this.limits)
   }
 
   get address(): { address: string; port: number } {
@@ -191,14 +213,16 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   async stop(): Promise<void> {
     const sock = this.socket
     this.socket = null
-    for (const s of this.sessions.values()) s.session?.cancel('Server shutting down')
+    for (const s of this.sessions.values()) s.cancel('Server shutting down')
     if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()))
   }
 
   stats(): TftpStats {
     return {
       ...this.counters,
-      activeSessions: this.sessions.size,
+      activeSessions: this.slots.size,
+      pendingSessions: this.slots.pendingSize,
+      pendingEvicted: this.slots.evictions,
       cacheHits: this.cache.hits,
       cacheMisses: this.cache.misses,
       cacheBytes: this.cache.bytes,
@@ -223,10 +247,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     if (pkt.op !== 'rrq') { this.drop('unexpected_opcode'); return }
     const key = `${rinfo.address}:${rinfo.port}`
-    const existing = this.sessions.get(key)
-    if (existing) { // the client repeated its request: our answer was lost
+    if (this.slots.get(key)) { // the client repeated its request: our answer was lost
       this.counters.duplicateRequests++
-      existing.session?.onDuplicateRequest()
+      this.sessions.get(key)?.onDuplicateRequest()
       return
     }
     this.counters.requests++
@@ -245,15 +268,26 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     const req: ReadRequest = { id: nextId++, t0: performance.now(), pkt, client, key }
     const mode = this.admit(req)
     if (mode === null) return
-    const release = this.holdSlot(req)
+    const slot = this.slots.hold(req.key, req.client.address)
+    const release = (): void => this.slots.release(slot)
     const resolved = await this.resolveFor(req, release)
-    if (!resolved) return
+    if (!resolved || this.evicted(req, slot)) return
     const source = await this.openFor(req, resolved, release)
     if (!source) return
+    if (this.evicted(req, slot)) { void source.close(); return }
     const negotiated = negotiate(pkt.options, source.size, this.limits)
     const sock = await this.transferSocket(req, resolved.layer, source, release)
     if (!sock) return
-    this.startTransfer(req, { mode, layer: resolved.layer, source, negotiated, sock, release })
+    if (this.evicted(req, slot)) { void source.close(); sock.close(); return }
+    this.startTransfer(req, slot, { mode, layer: resolved.layer, source, negotiated, sock, release })
+  }
+
+  /** The slot was given to a newer request while this one was being prepared: report it, send nothing. */
+  private evicted(req: ReadRequest, slot: Slot): boolean {
+    if (!slot.evicted) return false
+    this.counters.refused++
+    this.emit('tftp.transfer.done', this.record(req, { outcome: 'refused', error: { code: ErrorCode.NOT_DEFINED, message: 'dropped: too many unacknowledged transfers' } }))
+    return true
   }
 
   /** The done-record of a request; fields not given are those of a transfer that never started. */
@@ -282,28 +316,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       this.refuse(req, 'refused', ErrorCode.ILLEGAL_OPERATION, `Unsupported mode "${mode.slice(0, 20)}"`)
       return null
     }
-    const perClient = this.perClient.get(req.client.address) ?? 0
-    if (this.sessions.size >= this.limits.maxSessions || perClient >= this.limits.maxSessionsPerClient) {
+    if (!this.slots.makeRoom(req.client.address)) {
       this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'Too many transfers, try again later')
       return null
     }
     return mode
-  }
-
-  /** Holds the slot while resolving, so a retransmitted RRQ is not served twice. Returns its release (idempotent). */
-  private holdSlot(req: ReadRequest): () => void {
-    const { key, client } = req
-    this.sessions.set(key, { session: null, socket: null })
-    this.perClient.set(client.address, (this.perClient.get(client.address) ?? 0) + 1)
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      this.sessions.delete(key)
-      const n = (this.perClient.get(client.address) ?? 1) - 1
-      if (n <= 0) this.perClient.delete(client.address)
-      else this.perClient.set(client.address, n)
-    }
   }
 
   /** The resolver's answer within its time limit; null (slot released, request answered) otherwise. */
@@ -359,7 +376,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
-  private startTransfer(req: ReadRequest, t: Transfer): void {
+  private startTransfer(req: ReadRequest, slot: Slot, t: Transfer): void {
     const { id, client, pkt } = req
     const start: TransferStart = {
       id, client, file: pkt.filename, mode: t.mode, layer: t.layer, size: t.source.size,
@@ -375,16 +392,19 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       negotiated: t.negotiated,
       rto: { initialMs: this.limits.rtoInitialMs, minMs: this.limits.rtoMinMs, maxMs: this.limits.rtoMaxMs },
       maxRetries: this.limits.maxRetries,
+      preAck: { maxSends: this.limits.preAckMaxSends, timeoutMs: this.limits.preAckTimeoutMs },
       onDrop: (reason) => this.drop(reason),
-      onDone: (r: SessionResult) => this.finishTransfer(req, t, r),
+      onDone: (r: SessionResult) => this.finishTransfer(req, t, r, session),
+      onFirstAck: () => this.slots.acknowledge(slot),
     })
-    const slot = this.sessions.get(req.key)
-    if (slot) { slot.session = session; slot.socket = t.sock }
+    this.sessions.set(req.key, session)
+    slot.onEvict = () => session.cancel('dropped: too many unacknowledged transfers', false)
     session.start()
   }
 
-  private finishTransfer(req: ReadRequest, t: Transfer, r: SessionResult): void {
+  private finishTransfer(req: ReadRequest, t: Transfer, r: SessionResult, session: Session): void {
     const { id, client, pkt } = req
+    if (this.sessions.get(req.key) === session) this.sessions.delete(req.key)
     t.release()
     // a final ERROR may still be queued on the socket: close it a moment later
     setTimeout(() => { try { t.sock.close() } catch { /* closed */ } }, 50).unref()
@@ -417,7 +437,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (r.kind === 'bytes') return new MemorySource(netascii ? toNetascii(r.data) : r.data)
     if (netascii) {
       if (r.size > this.limits.netasciiMaxBytes) throw Object.assign(new Error('too large'), { code: 'EFBIG' })
-      return new MemorySource(toNetascii(await readFile(r.path)))
+      return await openNetasciiSource(r.path, this.limits.readChunkBytes, this.netasciiSizes)
     }
     const cached = await this.cache.get(r.path, r.size, r.mtimeMs)
     if (cached) return new MemorySource(cached)

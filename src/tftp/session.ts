@@ -33,15 +33,29 @@ export interface SessionOptions {
   source: ByteSource
   negotiated: Negotiated
   rto: RtoLimits
+  /** retransmission rounds without progress before giving up, once the client has acknowledged */
   maxRetries: number
+  /** before the client's first ACK (see PreAckLimits) */
+  preAck: PreAckLimits
   /** packets on this socket that are not from the client, or malformed */
   onDrop(reason: string): void
   onDone(result: SessionResult): void
+  /** the client acknowledged for the first time (ACK 0 of the OACK, or a DATA block) */
+  onFirstAck?(): void
+}
+
+/**
+ * Until the client has acknowledged something, its address is unproven (a spoofed request would
+ * turn us into a reflector): only the first packet (OACK or DATA 1) is sent, at most `maxSends`
+ * times in all (timer resends and answers to repeated requests together), the window never
+ * grows, and the session ends silently after `timeoutMs`.
+ */
+export interface PreAckLimits {
+  maxSends: number
+  timeoutMs: number
 }
 
 type State = 'oack' | 'data' | 'done'
-
-const OACK_TIMER_RESEND_MS = 6000
 
 export class Session {
   private state: State = 'oack'
@@ -57,6 +71,11 @@ export class Session {
   private readonly sentAt = new Map<number, { t: number; resent: boolean }>()
   private oackSentAt = 0
   private oackResent = false
+  /** the client has acknowledged something: its address is proven, the window may open */
+  private acked = false
+  /** OACKs / DATA 1 sent before the first ACK */
+  private preAckSends = 0
+  private startedAt = 0
   private retries = 0
   private fastRetransmitted = false
   private timer: NodeJS.Timeout | null = null
@@ -82,6 +101,7 @@ export class Session {
   }
 
   start(): void {
+    this.startedAt = performance.now()
     if (this.o.negotiated.ack.size > 0) {
       this.sendOack()
       this.arm()
@@ -96,6 +116,7 @@ export class Session {
    * was lost. Answer again at once; this is the OACK's fast retransmission path.
    */
   onDuplicateRequest(): void {
+    if (!this.acked && this.preAckSends >= this.o.preAck.maxSends) { this.o.onDrop('pre_ack_budget'); return }
     if (this.state === 'oack') {
       this.oackResent = true
       this.retransmits++
@@ -107,15 +128,16 @@ export class Session {
     }
   }
 
-  /** Ends the transfer from outside (server stopping). */
-  cancel(reason: string): void {
+  /** Ends the transfer from outside (server stopping, slot given to a newer request); `notify`: send the client an ERROR. */
+  cancel(reason: string, notify = true): void {
     if (this.state === 'done') return
-    this.send(encodeError(ErrorCode.NOT_DEFINED, reason))
+    if (notify) this.send(encodeError(ErrorCode.NOT_DEFINED, reason))
     this.finish({ outcome: 'failed', reason })
   }
 
   private sendOack(): void {
     this.oackSentAt = performance.now()
+    this.preAckSends++
     this.send(encodeOack(this.o.negotiated.ack))
   }
 
@@ -155,6 +177,7 @@ export class Session {
       this.rto.progress()
       this.retries = 0
       this.state = 'data'
+      this.firstAck()
       this.pump()
       return
     }
@@ -180,6 +203,7 @@ export class Session {
     if (sent && !sent.resent) this.rto.sample(now - sent.t)
     for (let b = this.base; b <= k; b++) this.sentAt.delete(b)
     this.base = k + 1
+    this.firstAck()
     this.rto.progress()
     this.retries = 0
     this.fastRetransmitted = false
@@ -189,12 +213,23 @@ export class Session {
     this.pump()
   }
 
+  private firstAck(): void {
+    if (this.acked) return
+    this.acked = true
+    this.o.onFirstAck?.()
+  }
+
   /** Sends what the window allows; reads from disk (asynchronously) only when the chunk is not loaded. */
   private pump(): void {
     if (this.loading) return // pumps again when the read completes
     while (this.state === 'data') {
       let end = Math.min(this.base + this.window - 1, this.lastBlock)
-      if (this.probe) {
+      if (!this.acked) {
+        // unproven client: DATA 1 only, within the send budget
+        if (this.preAckSends >= this.o.preAck.maxSends) return
+        end = 1
+        this.probe = false
+      } else if (this.probe) {
         // one block past the highest sent: a client that took the previous probe wants the next one
         // (bounded: at most maxRetries rounds before progress or giving up)
         end = Math.min(Math.max(end, this.highestSent + 1), this.lastBlock)
@@ -224,6 +259,7 @@ export class Session {
         if (resent) this.retransmits++
         const prev = this.sentAt.get(b)
         this.sentAt.set(b, { t: now, resent: resent || prev !== undefined })
+        if (!this.acked) this.preAckSends++
         this.send(len > 0 ? [dataHeader(b), this.o.source.slice(off, len)] : dataHeader(b))
       }
       this.next = end + 1
@@ -252,6 +288,7 @@ export class Session {
   private onTimeout(): void {
     this.timer = null
     if (this.state === 'done') return
+    if (!this.acked) { this.onPreAckTimeout(); return }
     if (++this.retries > this.o.maxRetries) {
       this.send(encodeError(ErrorCode.NOT_DEFINED, 'Transfer timed out'))
       // only the last block unacknowledged: the client may well have it and be gone (its final
@@ -261,18 +298,6 @@ export class Session {
       return
     }
     this.rto.timedOut()
-    if (this.state === 'oack') {
-      // A lost OACK makes the client repeat its request (onDuplicateRequest answers at once).
-      // A lost ACK 0 makes the client repeat the ACK on its own timer; atftp aborts on a second
-      // OACK, so the timer resends the OACK only OACK_TIMER_RESEND_MS after the last one sent.
-      if (performance.now() - this.oackSentAt >= OACK_TIMER_RESEND_MS) {
-        this.retransmits++
-        this.oackResent = true
-        this.sendOack()
-      }
-      this.arm()
-      return
-    }
     // go back to the first unacknowledged block and send the window again
     this.next = this.base
     this.fastRetransmitted = false
@@ -281,6 +306,28 @@ export class Session {
     // (atftp: one "extra ACK" until its own 5 s timer); a new block is what it will ACK.
     if (this.retries >= 2 && this.highestSent < this.lastBlock) this.probe = true
     this.pump() // counts each block sent again as a retransmission
+  }
+
+  /**
+   * Nothing acknowledged yet. The OACK is never resent on the timer: a client that lost it repeats
+   * its request (onDuplicateRequest answers), one that lost its ACK 0 repeats the ACK, and atftp
+   * aborts on a second OACK. DATA 1 is resent within the budget. At the deadline the session
+   * ends without an ERROR (nothing more towards an unproven address).
+   */
+  private onPreAckTimeout(): void {
+    const left = this.startedAt + this.o.preAck.timeoutMs - performance.now()
+    if (left <= 1) {
+      this.finish({ outcome: 'failed', reason: this.state === 'oack' ? 'no ACK for the OACK' : 'no ACK' })
+      return
+    }
+    this.retries++
+    this.rto.timedOut()
+    if (this.state === 'data' && this.preAckSends < this.o.preAck.maxSends) {
+      this.next = 1
+      this.pump()
+    }
+    this.deadline = performance.now() + Math.min(this.rto.rto, left)
+    if (!this.timer) this.timer = setTimeout(() => this.onTimer(), this.deadline - performance.now())
   }
 
   private finish(result: SessionOutcome): void {

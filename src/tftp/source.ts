@@ -1,7 +1,9 @@
-// Where a transfer's bytes come from: memory (generated files, cached hot files, netascii-converted
-// text) or a file streamed from disk in large read-ahead chunks. A session asks `ensure()` for the
+// Where a transfer's bytes come from: memory (generated files, cached hot files) or a file streamed
+// from disk in large read-ahead chunks (netascii files: netascii.ts). A session asks `ensure()` for the
 // byte range of the window it is about to send, then takes the blocks with `slice()`.
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
+import { NetasciiFileSource, netasciiSize, type NetasciiSizes } from './netascii.js'
+import { readAt } from './read.js'
 
 export interface ByteSource {
   readonly size: number
@@ -38,15 +40,9 @@ export class FileSource implements ByteSource {
     if (this.closed) throw new Error('source closed')
     const want = Math.min(Math.max(length, this.chunk), this.size - offset)
     // a fresh buffer each time: blocks of the previous chunk may still be queued in the socket
-    const buf = Buffer.allocUnsafe(Math.max(0, want))
-    let got = 0
-    while (got < want) {
-      const { bytesRead } = await this.fh.read(buf, got, want - got, offset + got)
-      if (bytesRead === 0) break
-      got += bytesRead
-    }
-    if (got < Math.min(length, this.size - offset)) throw new Error('file shrank during transfer')
-    this.buf = buf.subarray(0, got)
+    const buf = await readAt(this.fh, offset, Math.max(0, want))
+    if (buf.length < Math.min(length, this.size - offset)) throw new Error('file shrank during transfer')
+    this.buf = buf
     this.bufStart = offset
   }
 
@@ -62,23 +58,7 @@ export class FileSource implements ByteSource {
   }
 }
 
-/** RFC 1350 netascii: LF → CR LF, CR → CR NUL (lines already ending CR LF are kept as they are). */
-export function toNetascii(input: Buffer): Buffer {
-  let extra = 0
-  for (let i = 0; i < input.length; i++) {
-    const c = input[i]
-    if (c === 0x0a && (i === 0 || input[i - 1] !== 0x0d)) extra++
-    else if (c === 0x0d && input[i + 1] !== 0x0a) extra++
-  }
-  if (extra === 0) return input
-  const out = Buffer.allocUnsafe(input.length + extra)
-  let o = 0
-  for (let i = 0; i < input.length; i++) {
-    const c = input[i]!
-    if (c === 0x0a && (i === 0 || input[i - 1] !== 0x0d)) { out[o++] = 0x0d; out[o++] = 0x0a } else if (c === 0x0d && input[i + 1] !== 0x0a) { out[o++] = 0x0d; out[o++] = 0x00 } else out[o++] = c
-  }
-  return out
-}
+export { toNetascii } from './netascii.js'
 
 interface CacheEntry { key: string; data: Buffer }
 
@@ -144,6 +124,23 @@ export async function openFileSource(path: string, chunk: number): Promise<FileS
     const st = await fh.stat()
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
     return new FileSource(fh, st.size, chunk)
+  } catch (err) {
+    await fh.close()
+    throw err
+  }
+}
+
+/** A file in netascii, converted as the transfer goes; its converted size from `sizes` (one scan per file version). */
+export async function openNetasciiSource(path: string, chunk: number, sizes: NetasciiSizes): Promise<NetasciiFileSource> {
+  const fh = await open(path, 'r')
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
+    const size = await sizes.get(`${path}:${st.size}:${st.mtimeMs}:${st.ino}`, async () => {
+      const scan = await open(path, 'r')
+      try { return await netasciiSize(scan, st.size, chunk) } finally { await scan.close() }
+    })
+    return new NetasciiFileSource(fh, size, st.size, chunk)
   } catch (err) {
     await fh.close()
     throw err

@@ -1,6 +1,6 @@
 // Codec: header fields, option overload (52), long options (RFC 3396), size limits, strict bounds.
 import t from 'tap'
-import { BOOTREPLY, DecodeError, EncodeError, MAGIC_COOKIE, Opt, decodePacket, encodePacket, macOf, optString, type DhcpPacket } from '../../src/dhcp/packet.js'
+import { BOOTREPLY, DecodeError, EncodeError, MAGIC_COOKIE, MAX_REQUEST_SIZE, Opt, decodePacket, encodePacket, macOf, optString, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { decodeUserClass, decodePiOption97, decodePxeOptions, decodeMenu, piBootMenuOption43 } from '../../src/dhcp/pxe.js'
 import { vector } from './helpers.js'
 
@@ -71,6 +71,25 @@ t.test('decoding an overloaded packet written by someone else (file=options, sna
   t.equal(p.file.length, 0)
 })
 
+t.test('many repeated pieces of one option are joined in order (RFC 3396), in the largest accepted datagram', async (t) => {
+  t.equal(MAX_REQUEST_SIZE, 1472)
+  const buf = Buffer.alloc(MAX_REQUEST_SIZE)
+  buf[0] = 1; buf[1] = 1; buf[2] = 6
+  buf.writeUInt32BE(MAGIC_COOKIE, 236)
+  let i = 240
+  buf[i++] = Opt.OVERLOAD; buf[i++] = 1; buf[i++] = 1
+  buf[i++] = 53; buf[i++] = 1; buf[i++] = 1
+  const want: number[] = []
+  let n = 0
+  while (i + 3 < buf.length) { buf[i++] = Opt.VENDOR_SPECIFIC; buf[i++] = 1; buf[i++] = n & 0xff; want.push(n++ & 0xff) }
+  // the file field (overload 1) continues the option after the options field
+  Buffer.from([Opt.VENDOR_SPECIFIC, 2, 0xfe, 0xff, 255]).copy(buf, 108)
+  want.push(0xfe, 0xff)
+  const p = decodePacket(buf)
+  t.same([...p.options.get(Opt.VENDOR_SPECIFIC)!], want, `${n} pieces + the file field's, joined`)
+  t.equal(p.options.get(53)?.[0], 1)
+})
+
 t.test('malformed packets are rejected with a reason', async (t) => {
   const good = vector('pi4-eeprom-discover')
   const cases: Array<[string, Buffer]> = [
@@ -79,6 +98,8 @@ t.test('malformed packets are rejected with a reason', async (t) => {
     ['bad-hlen', (() => { const b = Buffer.from(good); b[2] = 17; return b })()],
     ['bad-cookie', (() => { const b = Buffer.from(good); b[236] = 0; return b })()],
     ['truncated-option', good.subarray(0, good.length - 5)],
+    // one byte over an Ethernet frame's UDP payload (1472): refused before its options are read
+    ['too-long', Buffer.concat([good, Buffer.alloc(1473 - good.length)])],
     ['truncated-option', Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([61])])],
     ['bad-overload', (() => { const b = Buffer.from(good.subarray(0, 240)); return Buffer.concat([b, Buffer.from([52, 1, 9, 255])]) })()],
     ['truncated-option', (() => { const b = Buffer.from(good.subarray(0, 240)); const o = Buffer.concat([b, Buffer.from([52, 1, 2, 255])]); const s = Buffer.alloc(300); o.copy(s); s[44] = 60; s[45] = 200; return s })()],

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DhcpEngine } from '../../src/dhcp/engine.js'
+import type { DhcpLimits } from '../../src/dhcp/guard.js'
 import { JsonFileLeaseStore, type PoolConfig } from '../../src/dhcp/leases.js'
 import { MessageType, Opt, decodePacket, optIp, optString, optU8, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { silentLogger } from '../../src/log.js'
@@ -15,12 +16,15 @@ const LOCAL: PoolConfig = { subnet: '10.0.0.0/24', start: '10.0.0.100', end: '10
 const REMOTE: PoolConfig = { subnet: '10.9.0.0/16', start: '10.9.1.0', end: '10.9.1.255', router: '10.9.0.1', leaseSeconds: 600, viaRelay: true }
 const bc = { address: '0.0.0.0', port: 68 }
 
-function engine(policy = new TestPolicy(SERVER), opts: { store?: JsonFileLeaseStore; now?: () => number; pools?: PoolConfig[] } = {}): DhcpEngine {
-  return new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy, pools: opts.pools ?? [LOCAL, REMOTE], leaseStore: opts.store, logger: silentLogger(), now: opts.now })
+/** the protocol tests: the REMOTE relay allowed, the whole pool open to unknown clients */
+const OPEN: Partial<DhcpLimits> = { relays: ['10.9.0.0/16'], unknownShare: 1 }
+
+function engine(policy = new TestPolicy(SERVER), opts: { store?: JsonFileLeaseStore; now?: () => number; pools?: PoolConfig[]; limits?: Partial<DhcpLimits> } = {}): DhcpEngine {
+  return new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy, pools: opts.pools ?? [LOCAL, REMOTE], leaseStore: opts.store, logger: silentLogger(), now: opts.now, limits: opts.limits ?? OPEN })
 }
 
-async function ask(e: DhcpEngine, buf: Buffer): Promise<{ p: DhcpPacket; dest: { address: string; port: number } } | null> {
-  const tx = await e.handle(buf, bc, 'dhcp')
+async function ask(e: DhcpEngine, buf: Buffer, src = bc): Promise<{ p: DhcpPacket; dest: { address: string; port: number } } | null> {
+  const tx = await e.handle(buf, src, 'dhcp')
   return tx ? { p: decodePacket(tx.buf), dest: tx.dest } : null
 }
 
@@ -72,7 +76,7 @@ t.test('renewal is unicast to ciaddr; RELEASE frees the address; DECLINE takes i
   t.equal(optU8(r!.p, Opt.MESSAGE_TYPE), MessageType.ACK)
   t.same(r!.dest, { address: a.yiaddr, port: 68 })
   t.equal(r!.p.ciaddr, a.yiaddr)
-  t.equal(await ask(e, clientPacket({ type: MessageType.RELEASE, mac: MAC, ciaddr: a.yiaddr, options: [[Opt.SERVER_ID, ipArr(SERVER)]] })), null)
+  t.equal(await ask(e, clientPacket({ type: MessageType.RELEASE, mac: MAC, ciaddr: a.yiaddr, options: [[Opt.SERVER_ID, ipArr(SERVER)]] }), { address: a.yiaddr, port: 68 }), null)
   t.equal(e.stats().accepted, 1)
   t.equal(e.leases().find((l) => l.mac === MAC)?.state, 'released')
   // a second client declines the address it was offered: it is not offered again
@@ -123,7 +127,7 @@ t.test('relayed requests: reply to the relay, pool chosen by giaddr, option 82 e
   t.equal(p.giaddr, '10.9.0.1')
   t.same(p.options.get(Opt.RELAY_AGENT_INFO), ri)
   t.equal(await e.handle(clientPacket({ type: MessageType.DISCOVER, mac: MAC, giaddr: '172.16.0.1' }), { address: '172.16.0.1', port: 67 }, 'dhcp'), null)
-  t.same(e.stats().dropped, { 'no-pool': 1 })
+  t.same(e.stats().dropped, { 'relay-not-allowed': 1 })
 })
 
 t.test('pools outside the interface subnet are refused unless they are relay pools', async (t) => {
@@ -166,7 +170,7 @@ t.test('leases persist in a JSON file (atomic replace) and load into a new engin
 
 t.test('a failing lease store means no ACK', async (t) => {
   const broken = { load: async () => [], save: async () => { throw new Error('disk full') } }
-  const e = new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), pools: [LOCAL], leaseStore: broken, logger: silentLogger() })
+  const e = new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), pools: [LOCAL], leaseStore: broken, logger: silentLogger(), limits: OPEN })
   const o = (await ask(e, clientPacket({ type: MessageType.DISCOVER, mac: MAC })))!.p
   t.equal(await ask(e, clientPacket({ type: MessageType.REQUEST, mac: MAC, options: [[Opt.REQUESTED_IP, ipArr(o.yiaddr)], [Opt.SERVER_ID, ipArr(SERVER)]] })), null)
   t.same(e.stats().dropped, { 'lease-store-failed': 1 })

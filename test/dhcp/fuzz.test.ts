@@ -14,9 +14,11 @@ const TOTAL = 100_000
 t.test(`${TOTAL} mutated packets: no crash, every one counted`, async (t) => {
   const rnd = prng(0x5eed)
   const corpus = seeds()
+  // no rate limits, every relay, the whole pool for unknown clients: the mutants reach the logic
+  const limits = { ratePerClient: 1e9, rateTotal: 1e9, relays: ['0.0.0.0/0'], unknownShare: 1 }
   const engines = [
-    new DhcpEngine({ mode: 'proxy', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), logger: silentLogger() }),
-    new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), logger: silentLogger(),
+    new DhcpEngine({ mode: 'proxy', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), logger: silentLogger(), limits }),
+    new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), logger: silentLogger(), limits,
       pools: [{ subnet: '10.0.0.0/24', start: '10.0.0.100', end: '10.0.0.200', router: '10.0.0.1', dns: ['10.0.0.53'], leaseSeconds: 600 }] }),
   ]
   let replies = 0

@@ -45,6 +45,8 @@ export const decode = decodePacket
 export class TestPolicy implements DhcpPolicy {
   readonly reservations = new Map<string, string>()
   readonly overrides = new Map<string, BootDecision | null>()
+  /** configured machines without a reservation (machines with one are known too) */
+  readonly known = new Set<string>()
   constructor(readonly serverAddress: string, readonly httpPort = 8080) {}
   bootFor(client: ClassifiedClient): BootDecision | null {
     if (this.overrides.has(client.mac)) return this.overrides.get(client.mac) ?? null
@@ -52,6 +54,9 @@ export class TestPolicy implements DhcpPolicy {
   }
   reservationFor(mac: string): string | null {
     return this.reservations.get(mac) ?? null
+  }
+  isKnown(mac: string): boolean {
+    return this.known.has(mac) || this.reservations.has(mac)
   }
   isReserved(ip: string): boolean {
     for (const v of this.reservations.values()) if (v === ip) return true

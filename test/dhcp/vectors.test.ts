@@ -175,10 +175,11 @@ t.test('proxy never answers a plain DHCP client, nor a client the policy decline
   t.same(e2.stats().dropped, { 'policy-declined': 1 })
 })
 
-t.test('relay info (82) is echoed last; a relayed proxy offer goes to the relay', async (t) => {
+t.test('relay info (82) is echoed last; a relayed proxy offer goes to the (allowed) relay', async (t) => {
   const ri = Buffer.from([1, 4, 0x65, 0x74, 0x68, 0x31])
   const req = clientPacket({ type: 1, mac: '52:54:00:00:00:07', giaddr: '10.9.0.1', options: [[60, 'PXEClient:Arch:00007:UNDI:003016'], [93, [0, 7]], [82, ri]] })
-  const tx = await proxy().handle(req, { address: '10.9.0.1', port: 67 }, 'dhcp')
+  const relayed = new DhcpEngine({ mode: 'proxy', serverAddress: SERVER, interfaceSubnet: '192.168.2.0/24', policy, logger: silentLogger(), limits: { relays: ['10.9.0.0/24'] } })
+  const tx = await relayed.handle(req, { address: '10.9.0.1', port: 67 }, 'dhcp')
   const r = decodePacket(tx!.buf)
   t.same(tx!.dest, { address: '10.9.0.1', port: 67 })
   t.equal(r.giaddr, '10.9.0.1')

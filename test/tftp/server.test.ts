@@ -88,23 +88,69 @@ t.test('re-ACKed blocks are ignored: no duplicate DATA (Sorcerer\'s Apprentice)'
   t.equal(srv.stats().duplicateAcks, 3)
 })
 
-t.test('no ACK: retransmits on its timer, then gives up with an error', async (t) => {
-  const { srv, peer, records } = await server(t, { rtoInitialMs: 20, rtoMinMs: 10, rtoMaxMs: 40, maxRetries: 3 })
-  const p = await peer()
-  await p.send(encodeRequest('rrq', 'start4.elf', 'octet', {}))
+/** Every packet the peer receives until `quietMs` of silence or an ERROR, as "data<n>" / op names. */
+async function drain(p: RawPeer, quietMs = 1000): Promise<string[]> {
   const got: string[] = []
   for (;;) {
-    const r = await p.next(2000)
-    if (!r) break
+    const r = await p.next(quietMs)
+    if (!r) return got
     got.push(r.packet.op === 'data' ? `data${r.packet.block}` : r.packet.op)
-    if (r.packet.op === 'error') break
+    if (r.packet.op === 'error') return got
   }
-  // from the second timeout on, block 2 goes along as a probe (for clients that answer a
+}
+
+t.test('no ACK after the first: retransmits on its timer, then gives up with an error', async (t) => {
+  const { srv, peer, records } = await server(t, { rtoInitialMs: 20, rtoMinMs: 10, rtoMaxMs: 40, maxRetries: 3 })
+  const p = await peer()
+  await p.send(encodeRequest('rrq', 'start4.elf', 'octet', { windowsize: '2' }))
+  t.equal((await p.next())?.packet.op, 'oack')
+  await p.send(encodeAck(0))
+  // from the second timeout on, block 3 goes along as a probe (for clients that answer a
   // duplicate only once, like atftp)
-  t.same(got, ['data1', 'data1', 'data1', 'data2', 'data1', 'data2', 'data3', 'error'], 'first send, three retransmission rounds, error')
+  t.same(await drain(p), ['data1', 'data2', 'data1', 'data2', 'data1', 'data2', 'data3', 'data1', 'data2', 'data3', 'data4', 'error'], 'window, three retransmission rounds, error')
   await until(() => records.length === 1)
-  t.match(records[0], { outcome: 'failed', error: { message: 'timeout' }, retransmits: 4 })
+  t.match(records[0], { outcome: 'failed', error: { message: 'timeout' }, retransmits: 7 })
   t.equal(srv.stats().transfersFailed, 1)
+})
+
+t.test('nothing ever acknowledged: DATA 1 only, within the send budget, then silence (no reflection)', async (t) => {
+  const { srv, peer, records, port } = await server(t, { rtoInitialMs: 20, rtoMinMs: 10, rtoMaxMs: 40, maxRetries: 3, preAckMaxSends: 4, preAckTimeoutMs: 600 })
+  const p = await peer()
+  const rrq = encodeRequest('rrq', 'start4.elf', 'octet', {})
+  await p.send(rrq)
+  t.same(await drain(p), ['data1', 'data1', 'data1', 'data1'], 'four sends of block 1, no probe of later blocks, no ERROR')
+  await until(() => records.length === 1)
+  t.match(records[0], { outcome: 'failed', error: { message: 'no ACK' } })
+  // a repeated request within the budget is answered; beyond it, not
+  const q = await peer()
+  await q.send(rrq)
+  const first = await q.next()
+  for (let i = 0; i < 4; i++) await q.send(rrq, port)
+  t.ok(first && (await drain(q)).length <= 3, 'repeated requests share the budget')
+  t.ok((srv.stats().drops.pre_ack_budget ?? 0) >= 1, 'requests beyond the budget are counted')
+})
+
+t.test('the OACK is never resent on the timer (atftp aborts on a second OACK)', async (t) => {
+  // the old rule resent it from the timer after 6 s: the flaky atftp "unexpected OACK" under loss
+  const { peer, records } = await server(t, { rtoInitialMs: 20, rtoMinMs: 10, rtoMaxMs: 40, maxRetries: 1000, preAckTimeoutMs: 7000 })
+  const p = await peer()
+  await p.send(encodeRequest('rrq', 'start4.elf', 'octet', { blksize: '1468', tsize: '0' }))
+  t.same(await drain(p, 7500), ['oack'], 'one OACK, then silence until the session ends (7 s)')
+  await until(() => records.length === 1)
+  t.match(records[0], { outcome: 'failed', error: { message: 'no ACK for the OACK' } })
+})
+
+t.test('a lost ACK 0 is repeated by the client: one OACK, then the data', async (t) => {
+  const { peer, records } = await server(t, { rtoInitialMs: 20, rtoMinMs: 10, rtoMaxMs: 40 })
+  const p = await peer()
+  await p.send(encodeRequest('rrq', 'text.txt', 'octet', { blksize: '1468' }))
+  t.equal((await p.next())?.packet.op, 'oack')
+  await new Promise((r) => setTimeout(r, 500)) // many of our timer periods: the "lost" ACK 0
+  await p.send(encodeAck(0))
+  t.match((await p.next())?.packet, { op: 'data', block: 1 }, 'DATA 1, not a second OACK')
+  await p.send(encodeAck(1))
+  await until(() => records.length === 1)
+  t.equal(records[0]?.outcome, 'ok')
 })
 
 t.test('write requests, unknown modes, missing files, escapes', async (t) => {
@@ -138,12 +184,41 @@ t.test('a packet from another port gets "unknown transfer ID" and the transfer g
   t.equal(srv.stats().drops.unknown_tid, 1)
 })
 
-t.test('per-client session limit', async (t) => {
+t.test('per-client session limit (acknowledged transfers)', async (t) => {
   const { peer } = await server(t, { ...calm, maxSessionsPerClient: 2 })
+  const ps = [await peer(), await peer()]
+  for (const p of ps) {
+    await p.send(encodeRequest('rrq', 'start4.elf', 'octet'))
+    t.match((await p.next())?.packet, { op: 'data', block: 1 })
+    await p.send(encodeAck(1))
+    t.match((await p.next())?.packet, { op: 'data', block: 2 })
+  }
+  const third = await peer()
+  await third.send(encodeRequest('rrq', 'start4.elf', 'octet'))
+  t.match((await third.next())?.packet, { op: 'error', message: /Too many/ })
+})
+
+t.test('unacknowledged sessions: own lower caps, the oldest is dropped to admit a new request', async (t) => {
+  const { srv, peer, records } = await server(t, { ...calm, maxPendingPerClient: 2, maxPendingSessions: 3 })
+  // one acknowledged transfer: never dropped for unacknowledged ones
+  const a = await peer()
+  await a.send(encodeRequest('rrq', 'start4.elf', 'octet'))
+  t.match((await a.next())?.packet, { op: 'data', block: 1 })
+  await a.send(encodeAck(1))
+  t.match((await a.next())?.packet, { op: 'data', block: 2 })
   const ps = [await peer(), await peer(), await peer()]
-  for (const p of ps) await p.send(encodeRequest('rrq', 'start4.elf', 'octet'))
-  const replies = await Promise.all(ps.map((p) => p.next()))
-  t.same(replies.map((r) => r?.packet.op).sort(), ['data', 'data', 'error'])
+  for (const p of ps) {
+    await p.send(encodeRequest('rrq', 'start4.elf', 'octet'))
+    t.match((await p.next())?.packet, { op: 'data', block: 1 }, 'admitted')
+  }
+  await until(() => records.length === 1)
+  t.match(records, [{ outcome: 'failed', error: { message: /unacknowledged/ } }], 'the oldest unacknowledged one was dropped (silently)')
+  t.equal(await ps[0]!.next(300), null, 'nothing more to the dropped one')
+  t.match(srv.stats(), { activeSessions: 3, pendingSessions: 2, pendingEvicted: 1 })
+  await ps[1]!.send(encodeAck(1))
+  t.match((await ps[1]!.next())?.packet, { op: 'data', block: 2 }, 'the others go on')
+  await a.send(encodeAck(2))
+  t.match((await a.next())?.packet, { op: 'data', block: 3 }, 'the acknowledged one goes on')
 })
 
 t.test('options: blksize clamped, invalid ignored, timeout echoed, windowsize honoured', async (t) => {
