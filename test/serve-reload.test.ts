@@ -72,3 +72,35 @@ t.test('serve refuses to start on an invalid config with exit code 1', async (t)
   const port = await freePort()
   await t.rejects(serve(['--config', 'test/fixtures/config/broken.yaml', '--http-port', String(port)], { port, timeoutMs: 20_000 }), /exited with 1:[\s\S]*broken\.yaml:38:22 machines\.pi-03\.power\.switch/)
 })
+
+t.test('serve: a huge edit and an alias bomb are rejected with a clear error; /healthz answers; SIGTERM exits promptly', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bootlab-serve-big-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'bootlab.yaml')
+  const good = 'server:\n  unknown: ignore\n  http: { listen: 127.0.0.1 }\n  tftp: { listen: 127.0.0.1 }\nprofiles:\n  local: { boot: local }\n'
+  await writeFile(file, good)
+  const port = await freePort()
+  const s = await serve(['--config', file, '--state-dir', join(dir, 'state'), '--http-port', String(port), '--tftp-port', String(await freePort()), '--dhcp-mode', 'off', '--advertise', '127.0.0.1'], { port })
+  t.teardown(async () => { await s.stop('SIGKILL') })
+  const h0 = await health(s.url)
+
+  // 400k keys, ~9.8 MB: used to pin the CPU for minutes (quadratic duplicate-key check)
+  const keys = Array.from({ length: 400_000 }, (_, i) => `      key${i}: value-${i}`).join('\n')
+  await writeFile(file, `${good}machines:\n  pc:\n    mac: 00:11:22:33:44:55\n    arch: bios\n    vars:\n${keys}\n`)
+  const { h: h1 } = await waitFor(s.url, (h) => h.config.status === 'error', 10_000)
+  t.equal(h1.status, 'ok', 'still serving')
+  t.equal(h1.config.version, h0.config.version, 'the previous config keeps running')
+  t.match(h1.config.errors, [{ line: 1, column: 1, message: /larger than 1 MiB/ }])
+
+  // an alias bomb: rejected with the position of its first alias
+  const bomb = ['b0: &b0 [x, x, x, x, x, x, x, x, x]']
+  for (let i = 1; i < 10; i++) bomb.push(`b${i}: &b${i} [${Array(9).fill(`*b${i - 1}`).join(', ')}]`)
+  await writeFile(file, bomb.join('\n') + '\n')
+  const { h: h2 } = await waitFor(s.url, (h) => JSON.stringify(h.config.errors ?? []).includes('aliases'), 10_000)
+  t.match(h2.config.errors, [{ line: 2, message: /aliases/ }])
+  t.match(s.output(), /config edit rejected[^\n]*aliases/)
+
+  const stopped = await s.stop('SIGTERM')
+  t.equal(stopped.code, 0, 'exit code 0 after SIGTERM')
+  t.ok(stopped.ms < 5000, `stopped in ${stopped.ms} ms`)
+})

@@ -1,5 +1,4 @@
 // YAML text → validated Config, or every problem at once, each with file:line:column.
-import { readFile } from 'node:fs/promises'
 import { resolve as resolvePath } from 'node:path'
 import { LineCounter, parseDocument, type YAMLError } from 'yaml'
 import type { z } from 'zod'
@@ -8,8 +7,11 @@ import { explain } from './messages.js'
 import { crossCheck, type Problem } from './crosscheck.js'
 import { resolveConfig, resolveSwitch } from './resolve.js'
 import { didYouMean } from './names.js'
+import { checkText, readConfigText, scanDocument, MAX_ALIAS_COUNT } from './yaml-guard.js'
 import { machineSchema, profileSchema, serverSchema, SWITCH_DRIVERS, SWITCH_SCHEMAS, type RawConfig, type RawSwitch, type SwitchDriver } from './schema.js'
 import type { ConfigIssue, LoadResult } from './types.js'
+
+export { MAX_CONFIG_BYTES, MAX_CONFIG_NODES, readConfigText } from './yaml-guard.js'
 
 /** Settings the command line may override (e.g. `bootlab serve --interface veth0`). */
 export interface ConfigOverrides {
@@ -74,11 +76,31 @@ function applyOverrides(data: Record<string, unknown>, o: ConfigOverrides | unde
 export function parseConfig(text: string, file: string, opts: LoadOptions = {}): LoadResult {
   const issue = (line: number, column: number, path: string, message: string): ConfigIssue => ({ file, line, column, path, message })
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  const at = (offset: number, message: string): ConfigIssue => {
+    lines.addNewLine(0)
+    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1)
+    const p = lines.linePos(offset)
+    return issue(p.line, p.col, '', message)
+  }
+  const tooBig = checkText(text)
+  if (tooBig) return { ok: false, errors: [at(tooBig.offset, tooBig.message)], warnings: [] }
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false })
   const warnings: ConfigIssue[] = doc.warnings.map((w) => issue(w.linePos?.[0]?.line ?? 0, w.linePos?.[0]?.col ?? 0, '', w.message.split('\n')[0]!))
   if (doc.errors.length > 0) return { ok: false, errors: yamlErrors(doc.errors, lines, issue), warnings }
+  const scan = scanDocument(doc)
+  if (scan.duplicates.length > 0) {
+    return { ok: false, errors: scan.duplicates.map((o) => { const p = lines.linePos(o); return issue(p.line, p.col, '', 'this key appears twice in the same mapping; keep one') }), warnings }
+  }
 
-  const data: unknown = doc.toJS({ maxAliasCount: 1000 }) ?? {}
+  let data: unknown
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {}
+  } catch (err) {
+    // the yaml library throws on too many alias expansions (a "billion laughs" document)
+    const p = lines.linePos(scan.firstAlias ?? 0)
+    const why = err instanceof ReferenceError ? `expands its aliases (*name) more than ${MAX_ALIAS_COUNT} times; bootlab refuses it (docs/security.md)` : `cannot be read: ${(err as Error).message}`
+    return { ok: false, errors: [issue(p.line, p.col, '', `the file ${why}`)], warnings }
+  }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, errors: [issue(1, 1, '', 'the file must be a mapping with the sections server, switches, profiles and machines')], warnings }
   }
@@ -194,7 +216,7 @@ class SectionValidator {
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readConfigText(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? String(err)})`
