@@ -1,12 +1,13 @@
 // Resolves what the YAML only refers to: secrets (files, environment variables) and relative
 // paths (relative to the config file's folder). Problems are returned, never thrown.
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { Secret } from './secret.js'
 import { SECRET_FIELDS, type RawConfig, type RawSwitch } from './schema.js'
 import type { Config, Machine, Profile, SwitchConfig } from './types.js'
 import type { Problem } from './crosscheck.js'
 import { parseDuration } from './names.js'
+import { nameMap } from './own.js'
 
 export interface ResolveOptions {
   env: NodeJS.ProcessEnv
@@ -33,6 +34,11 @@ function readSecret(raw: Record<string, unknown>, field: string, base: string, p
   if (file !== undefined) {
     const abs = isAbsolute(file) ? file : resolvePath(base, file)
     if (!opts.readSecrets) return new Secret('', `file ${abs}`)
+    const access = secretFileProblem(abs)
+    if (access) {
+      problems.push({ path: [...path, `${field}_file`], ...access })
+      if (!access.warning) return undefined
+    }
     try {
       return new Secret(readFileSync(abs, 'utf8').replace(/\r?\n$/, ''), `file ${abs}`)
     } catch (err) {
@@ -43,6 +49,46 @@ function readSecret(raw: Record<string, unknown>, field: string, base: string, p
     }
   }
   return undefined
+}
+
+/**
+ * Who else can touch a secret file: world-writable is refused (anyone could swap the secret);
+ * readable by group or others, or owned by another user, is a warning. Never reads the content.
+ */
+export function secretFileProblem(abs: string): { message: string; warning?: boolean } | null {
+  let st
+  try {
+    st = statSync(abs)
+  } catch {
+    return null // reading it reports why
+  }
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0')
+  if (st.mode & 0o002) return { message: `${abs} is writable by every user (mode ${mode}); bootlab refuses it: chmod 600 ${abs}` }
+  if (st.mode & 0o077) return { warning: true, message: `${abs} is readable by other users (mode ${mode}); chmod 600 ${abs}` }
+  const uid = process.getuid?.()
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0) return { warning: true, message: `${abs} belongs to uid ${st.uid}, not to the user bootlab runs as (uid ${uid}); chown it` }
+  return null
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
+
+/** A webhook token must not cross the LAN in clear: http:// only to loopback, unless allow_insecure. */
+function webhookTransportProblems(name: string, sw: Extract<RawSwitch, { driver: 'webhook' }>, problems: Problem[]): void {
+  if (sw.token === undefined && sw.token_file === undefined) return
+  if (sw.allow_insecure) return
+  for (const key of ['on', 'off', 'status'] as const) {
+    const req = sw[key]
+    if (!req) continue
+    let url: URL
+    try {
+      url = new URL(req.url.replaceAll('{port}', 'port').replaceAll('{action}', 'action'))
+    } catch {
+      continue
+    }
+    if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
+      problems.push({ path: ['switches', name, key, 'url'], message: `would send the token over plain http to ${url.hostname}, where anyone on the network can read it; use https:// (ca_file for a self-signed certificate), or set allow_insecure: true to accept that` })
+    }
+  }
 }
 
 export function resolveSwitch(name: string, sw: RawSwitch, base: string, opts: ResolveOptions, problems: Problem[]): SwitchConfig {
@@ -68,6 +114,7 @@ export function resolveSwitch(name: string, sw: RawSwitch, base: string, opts: R
       problems.push({ path: ['switches', name, 'version'], atKey: true, message: 'SNMP v3 needs username (and auth_key_file / priv_key_file for authPriv)' })
     }
   }
+  if (sw.driver === 'webhook') webhookTransportProblems(name, sw, problems)
   if (sw.driver === 'webhook' && sw.ca_file !== undefined && !isAbsolute(sw.ca_file)) out.ca_file = resolvePath(base, sw.ca_file)
   return out as unknown as SwitchConfig
 }
@@ -91,7 +138,7 @@ export function resolveConfig(file: string, raw: RawConfig): Config {
     ...(s.api_token_file ? { api_token_file: abs(s.api_token_file) } : {}),
   }
 
-  const profiles: Record<string, Profile> = {}
+  const profiles = nameMap<Profile>()
   for (const [name, p] of Object.entries(raw.profiles)) {
     const ci = p.cloud_init
     profiles[name] = {
@@ -101,7 +148,7 @@ export function resolveConfig(file: string, raw: RawConfig): Config {
     }
   }
 
-  const machines: Record<string, Machine> = {}
+  const machines = nameMap<Machine>()
   for (const [name, m] of Object.entries(raw.machines)) {
     const g = m.power?.graceful
     machines[name] = {
@@ -111,5 +158,5 @@ export function resolveConfig(file: string, raw: RawConfig): Config {
     }
   }
 
-  return { file, server, switches: {}, profiles, machines }
+  return { file, server, switches: nameMap<SwitchConfig>(), profiles, machines }
 }

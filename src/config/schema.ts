@@ -87,6 +87,8 @@ const webhookSwitchSchema = z.strictObject({
   token: secretRef.optional(),
   token_file: filePath.optional(),
   ca_file: filePath.optional(),
+  /** send the token over plain http:// to a host that is not loopback (anyone on the LAN can read it) */
+  allow_insecure: z.boolean().default(false),
   ...powerCommon,
 })
 

@@ -13,7 +13,7 @@ t.test('bootlab check on a broken file prints every error and exits 1', async (t
   const r = bootlab('check', '--config', 'test/fixtures/config/broken.yaml')
   t.equal(r.status, 1)
   const lines = r.stdout.trim().split('\n')
-  t.equal(lines.at(-1), 'test/fixtures/config/broken.yaml: 13 error(s)')
+  t.equal(lines.at(-1), 'test/fixtures/config/broken.yaml: 15 error(s)')
   t.match(lines[0], /^test\/fixtures\/config\/broken\.yaml:4:11 server\.http\.port: /)
   t.match(r.stdout, /broken\.yaml:38:22 machines\.pi-03\.power\.switch: no switch named "rak" \(did you mean "rack"\?\)/)
 })
@@ -23,7 +23,7 @@ t.test('check --json, missing file, usage errors', async (t) => {
   t.equal(j.status, 1)
   const body = JSON.parse(j.stdout) as { ok: boolean; errors: unknown[] }
   t.equal(body.ok, false)
-  t.equal(body.errors.length, 13)
+  t.equal(body.errors.length, 15)
   const missing = bootlab('check', '--config', '/nonexistent/bootlab.yaml')
   t.equal(missing.status, 1)
   t.match(missing.stdout, /the config file does not exist/)
