@@ -6,6 +6,7 @@ import { Secret } from './secret.js'
 import { SECRET_FIELDS, type RawConfig, type RawSwitch } from './schema.js'
 import type { Config, Machine, Profile, SwitchConfig } from './types.js'
 import type { Problem } from './crosscheck.js'
+import type { PathSeg } from './locate.js'
 import { parseDuration } from './names.js'
 import { nameMap } from './own.js'
 
@@ -22,33 +23,61 @@ function readSecret(raw: Record<string, unknown>, field: string, base: string, p
     problems.push({ path: [...path, `${field}_file`], atKey: true, message: `give either ${field} or ${field}_file, not both` })
     return undefined
   }
-  if (ref !== undefined) {
-    const name = ref.slice(4)
-    const v = opts.env[name]
-    if (v === undefined || v === '') {
-      problems.push({ path: [...path, field], message: `environment variable ${name} is not set` })
-      return undefined
-    }
-    return new Secret(v, `env ${name}`)
-  }
-  if (file !== undefined) {
-    const abs = isAbsolute(file) ? file : resolvePath(base, file)
-    if (!opts.readSecrets) return new Secret('', `file ${abs}`)
-    const access = secretFileProblem(abs)
-    if (access) {
-      problems.push({ path: [...path, `${field}_file`], ...access })
-      if (!access.warning) return undefined
-    }
-    try {
-      return new Secret(readFileSync(abs, 'utf8').replace(/\r?\n$/, ''), `file ${abs}`)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by bootlab' : `cannot be read (${code ?? String(err)})`
-      problems.push({ path: [...path, `${field}_file`], message: `${abs} ${why}` })
-      return undefined
-    }
-  }
+  if (ref !== undefined) return secretFromEnv(ref.slice(4), [...path, field], opts, problems)
+  if (file !== undefined) return secretFromFile(file, base, [...path, `${field}_file`], opts, problems)
   return undefined
+}
+
+function secretFromEnv(name: string, path: PathSeg[], opts: ResolveOptions, problems: Problem[]): Secret | undefined {
+  const v = opts.env[name]
+  if (v === undefined || v === '') {
+    problems.push({ path, message: `environment variable ${name} is not set` })
+    return undefined
+  }
+  return new Secret(v, `env ${name}`)
+}
+
+function secretFromFile(file: string, base: string, path: PathSeg[], opts: ResolveOptions, problems: Problem[]): Secret | undefined {
+  const abs = isAbsolute(file) ? file : resolvePath(base, file)
+  if (!opts.readSecrets) return new Secret('', `file ${abs}`)
+  const access = secretFileProblem(abs)
+  if (access) {
+    problems.push({ path, ...access })
+    if (!access.warning) return undefined
+  }
+  try {
+    return new Secret(readFileSync(abs, 'utf8').replace(/\r?\n$/, ''), `file ${abs}`)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by bootlab' : `cannot be read (${code ?? String(err)})`
+    problems.push({ path, message: `${abs} ${why}` })
+    return undefined
+  }
+}
+
+const SECRET_PLACEHOLDER = /\{secret:([^}]*)\}/g
+
+/**
+ * A command switch's `secrets:` ("env:VAR" or "file:PATH"), for {secret:NAME} in its argv and
+ * environment; every {secret:NAME} used must be defined.
+ */
+function commandSecrets(name: string, sw: Extract<RawSwitch, { driver: 'command' }>, base: string, opts: ResolveOptions, problems: Problem[]): Record<string, Secret> {
+  const out = nameMap<Secret>()
+  for (const [key, ref] of Object.entries(sw.secrets)) {
+    const path = ['switches', name, 'secrets', key]
+    const s = ref.startsWith('env:') ? secretFromEnv(ref.slice(4), path, opts, problems) : secretFromFile(ref.slice(5), base, path, opts, problems)
+    if (s) out[key] = s
+  }
+  const uses: Array<[PathSeg[], string]> = [
+    ...(['on', 'off', 'status'] as const).flatMap((k) => (sw[k] ?? []).map((a, i): [PathSeg[], string] => [['switches', name, k, i], a])),
+    ...Object.entries(sw.environment).map(([k, v]): [PathSeg[], string] => [['switches', name, 'environment', k], v]),
+  ]
+  for (const [path, text] of uses) {
+    for (const m of text.matchAll(SECRET_PLACEHOLDER)) {
+      if (!Object.hasOwn(sw.secrets, m[1]!)) problems.push({ path, message: `{secret:${m[1]!}} is not defined under secrets:` })
+    }
+  }
+  return out
 }
 
 /**
@@ -115,6 +144,7 @@ export function resolveSwitch(name: string, sw: RawSwitch, base: string, opts: R
     }
   }
   if (sw.driver === 'webhook') webhookTransportProblems(name, sw, problems)
+  if (sw.driver === 'command') out.secrets = commandSecrets(name, sw, base, opts, problems)
   if (sw.driver === 'webhook' && sw.ca_file !== undefined && !isAbsolute(sw.ca_file)) out.ca_file = resolvePath(base, sw.ca_file)
   return out as unknown as SwitchConfig
 }

@@ -168,6 +168,9 @@ export class IosShell {
 
   /** Send one line and wait for a prompt (or a password prompt when `password` is set). */
   async send(line: string, opts: { password?: boolean; secret?: boolean } = {}): Promise<IosReply> {
+    // one line is one command: a control character (a newline above all) would smuggle in more
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(line)) throw new PowerError('config', 'refusing to send a line with a control character to the switch', { retryable: false, applied: false })
     if (!opts.secret) this.#log.debug({ host: this.#host, cmd: line }, 'ios send')
     this.#buf = ''
     this.#stream.write(line + '\n')
