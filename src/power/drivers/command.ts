@@ -27,6 +27,7 @@ export function redactedReason(stderr: string, secrets: string[]): string {
   r = r.replace(/\b(pass(?:word|wd)?|pwd|token|secret|key|community|auth)(\s*[=:]\s*)\S+/gi, '$1$2[redacted]')
     .replace(/\/\/[^/@\s]+@/g, '//[redacted]@')
     .replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]')
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
   return r.length > 120 ? r.slice(0, 120) + '…' : r
 }
