@@ -38,3 +38,23 @@ t.test('bootlab schema prints a JSON Schema an editor can use', async (t) => {
   t.ok(s.properties.server?.properties?.dhcp, 'server.dhcp described')
   t.ok(s.properties.machines, 'machines described')
 })
+
+t.test('check on an alias bomb: a config error with its position, no stack trace (issue 13 item 13)', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'bootlab-check-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x]']
+  for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`)
+  writeFileSync(join(dir, 'bomb.yaml'), lines.join('\n') + '\n')
+  const r = bootlab('check', '--config', join(dir, 'bomb.yaml'))
+  t.equal(r.status, 1)
+  t.match(r.stdout, /bomb\.yaml:2:\d+ the file expands its aliases/)
+  t.notMatch(r.stderr, /at .*\.js:\d+|ReferenceError/, 'no stack trace')
+  // a minimal config without a discovery profile: ok, and the warning says what happens (item 24)
+  writeFileSync(join(dir, 'min.yaml'), 'profiles:\n  local: { boot: local }\n')
+  const m = bootlab('check', '--config', join(dir, 'min.yaml'))
+  t.equal(m.status, 0, m.stdout + m.stderr)
+  t.match(m.stderr, /warning: .*no profile "discovery": unknown machines are recorded \(discovered\) but not booted/)
+})
