@@ -156,3 +156,23 @@ t.test('item 24: a minimal config without a discovery profile is valid, with a w
   const e = parseConfig('server: { unknown_profile: disco }\nprofiles:\n  local: { boot: local }\n', 'e.yaml')
   t.notOk(e.ok)
 })
+
+t.test('item 20: command secrets come from env: or file:, and every {secret:name} must be defined', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bootlab-cmdsecret-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'hub.secret'), 'from-file\n', { mode: 0o600 })
+  const sw = (extra: string) => `  hub:\n    driver: command\n    secrets: { pw: "env:PW", tok: "file:hub.secret" }\n${extra}`
+  const ok = parseConfig(base(sw('    on: [hub, "{secret:pw}", "{port}"]\n    off: [hub]\n    environment: { HUB_TOKEN: "{secret:tok}" }\n'), ''), join(dir, 'b.yaml'), { env })
+  t.ok(ok.ok, ok.ok ? '' : JSON.stringify(ok.errors))
+  if (ok.ok) {
+    const hub = ok.config.switches.hub as unknown as { secrets: Record<string, { reveal(): string }> }
+    t.equal(hub.secrets.pw!.reveal(), 'pw')
+    t.equal(hub.secrets.tok!.reveal(), 'from-file')
+    t.notMatch(JSON.stringify(ok.config.switches), /from-file/, 'never serialised')
+  }
+  const bad = parseConfig(base(sw('    on: [hub, "{secret:nope}"]\n    off: [hub]\n    environment: { X: "{secret:gone}" }\n'), ''), join(dir, 'b.yaml'), { env })
+  t.notOk(bad.ok)
+  if (!bad.ok) {
+    t.match(bad.errors.map((e) => `${e.path}: ${e.message}`), [/switches\.hub\.on\[1\]: \{secret:nope\} is not defined/, /switches\.hub\.environment\.X: \{secret:gone\} is not defined/])
+  }
+})
