@@ -94,6 +94,10 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     return { ok: false, errors: scan.duplicates.map((o) => { const p = lines.linePos(o); return issue(p.line, p.col, '', 'this key appears twice in the same mapping; keep one') }), warnings }
   }
 
+  if (doc.contents === null) {
+    // also what a reload sees while an editor is rewriting the file: never applied as "no machines"
+    return { ok: false, errors: [issue(1, 1, '', 'the file is empty: it needs at least a profiles: or machines: section')], warnings }
+  }
   let data: unknown
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {}

@@ -152,6 +152,8 @@ t.test('item 24: a minimal config without a discovery profile is valid, with a w
   const r = parseConfig('machines:\n  pc:\n    mac: 00:11:22:33:44:55\n    arch: bios\n    profile: local\nprofiles:\n  local: { boot: local }\n', 'min.yaml')
   t.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors))
   t.match(r.warnings, [{ path: 'server.unknown', message: /no profile "discovery".*recorded.*not booted/ }])
+  // an empty file (or one an editor is still writing) is not a valid empty config
+  for (const text of ['', '\n', '# only a comment\n']) t.match(errorsOf(text), [/the file is empty/], JSON.stringify(text))
   // an explicitly named unknown_profile that does not exist stays an error
   const e = parseConfig('server: { unknown_profile: disco }\nprofiles:\n  local: { boot: local }\n', 'e.yaml')
   t.notOk(e.ok)
