@@ -9,6 +9,7 @@ import type { Problem } from './crosscheck.js'
 import type { PathSeg } from './locate.js'
 import { parseDuration } from './names.js'
 import { nameMap } from './own.js'
+import { isLoopbackHost } from '../net/loopback.js'
 
 export interface ResolveOptions {
   env: NodeJS.ProcessEnv
@@ -99,8 +100,6 @@ export function secretFileProblem(abs: string): { message: string; warning?: boo
   return null
 }
 
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
-
 /** A webhook token must not cross the LAN in clear: http:// only to loopback, unless allow_insecure. */
 function webhookTransportProblems(name: string, sw: Extract<RawSwitch, { driver: 'webhook' }>, problems: Problem[]): void {
   if (sw.token === undefined && sw.token_file === undefined) return
@@ -114,7 +113,7 @@ function webhookTransportProblems(name: string, sw: Extract<RawSwitch, { driver:
     } catch {
       continue
     }
-    if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) {
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
       problems.push({ path: ['switches', name, key, 'url'], message: `would send the token over plain http to ${url.hostname}, where anyone on the network can read it; use https:// (ca_file for a self-signed certificate), or set allow_insecure: true to accept that` })
     }
   }

@@ -1,14 +1,10 @@
 // Rules for values that reach a device (a switch CLI, a command line, an HTTP request): no control
 // characters anywhere, and port names in the syntax of the switch's driver.
 import { isIosInterface } from '../net/switch-port.js'
+import { hasControlChars } from '../net/control-chars.js'
 import type { PathSeg } from './locate.js'
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
-
-export function hasControlChars(s: string): boolean {
-  return CONTROL.test(s)
-}
+export { hasControlChars }
 
 /** Paths of every string (keys included) under `value` that holds a control character. */
 export function controlCharPaths(value: unknown, path: PathSeg[] = [], out: PathSeg[][] = []): PathSeg[][] {

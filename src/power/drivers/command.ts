@@ -5,12 +5,11 @@
 // status_on_regex.
 import { execFile } from 'node:child_process'
 import { basename } from 'node:path'
+import { CONTROL_CHARS, hasControlChars } from '../../net/control-chars.js'
 import { PowerError, type CommandSwitch, type DriverResult, type PortStatus, type PowerDriver } from '../types.js'
 
 const MAX_OUTPUT = 64 * 1024
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 const SECRET_PLACEHOLDER = /\{secret:([^}]*)\}/g
 
 interface RunResult { code: number; stdout: string; stderr: string; what: string }
@@ -27,8 +26,7 @@ export function redactedReason(stderr: string, secrets: string[]): string {
   r = r.replace(/\b(pass(?:word|wd)?|pwd|token|secret|key|community|auth)(\s*[=:]\s*)\S+/gi, '$1$2[redacted]')
     .replace(/\/\/[^/@\s]+@/g, '//[redacted]@')
     .replace(/\b(Bearer|Basic)\s+\S+/gi, '$1 [redacted]')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+    .replace(new RegExp(CONTROL_CHARS.source, 'g'), '')
   return r.length > 120 ? r.slice(0, 120) + '…' : r
 }
 
@@ -58,7 +56,7 @@ export class CommandDriver implements PowerDriver {
 
   #run(argvTemplate: string[], port: string, action: string): Promise<RunResult> {
     // defence in depth: the config refuses these already
-    if (CONTROL.test(port)) return Promise.reject(new PowerError('config', 'the port name contains a control character'))
+    if (hasControlChars(port)) return Promise.reject(new PowerError('config', 'the port name contains a control character'))
     const [program] = argvTemplate
     if (!program) return Promise.reject(new PowerError('config', `no command configured for ${action}`))
     // what events and logs may show: the program's name and the action, never its arguments

@@ -3,11 +3,12 @@
 // always verified; a self-signed endpoint is trusted by giving its CA in `ca_file`.
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
+import { hasControlChars } from '../../net/control-chars.js'
+import { isLoopbackHost } from '../../net/loopback.js'
 import https from 'node:https'
 import { PowerError, errorMessage, type DriverResult, type PortStatus, type PowerDriver, type WebhookRequest, type WebhookSwitch } from '../types.js'
 
 const MAX_BODY = 64 * 1024
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
 const MAAS_ON = 'status.*\\:.*running'
 const MAAS_OFF = 'status.*\\:.*stopped'
 
@@ -45,9 +46,8 @@ export class WebhookDriver implements PowerDriver {
     } catch {
       return Promise.reject(new PowerError('config', `bad webhook URL for ${action}: ${req.url}`))
     }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(port)) return Promise.reject(new PowerError('config', 'the port name contains a control character'))
-    if (this.#sw.token && url.protocol === 'http:' && !this.#sw.allow_insecure && !LOOPBACK.test(url.hostname)) {
+    if (hasControlChars(port)) return Promise.reject(new PowerError('config', 'the port name contains a control character'))
+    if (this.#sw.token && url.protocol === 'http:' && !this.#sw.allow_insecure && !isLoopbackHost(url.hostname)) {
       return Promise.reject(new PowerError('config', `refusing to send the token over plain http to ${url.hostname}; use https:// or set allow_insecure: true`))
     }
     const method = (req.method ?? defaultMethod).toUpperCase()
