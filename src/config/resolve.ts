@@ -82,8 +82,9 @@ function commandSecrets(name: string, sw: Extract<RawSwitch, { driver: 'command'
 }
 
 /**
- * Who else can touch a secret file: world-writable is refused (anyone could swap the secret);
- * readable by group or others, or owned by another user, is a warning. Never reads the content.
+ * Who else can touch a secret file. World-writable is refused (anyone could swap the secret).
+ * Warnings: readable by every user; group bits for a group bootlab is not in (root:bootlab 0640,
+ * the documented set-up, is fine); owned by a user other than bootlab's or root. Never reads the content.
  */
 export function secretFileProblem(abs: string): { message: string; warning?: boolean } | null {
   let st
@@ -94,9 +95,11 @@ export function secretFileProblem(abs: string): { message: string; warning?: boo
   }
   const mode = (st.mode & 0o777).toString(8).padStart(4, '0')
   if (st.mode & 0o002) return { message: `${abs} is writable by every user (mode ${mode}); bootlab refuses it: chmod 600 ${abs}` }
-  if (st.mode & 0o077) return { warning: true, message: `${abs} is readable by other users (mode ${mode}); chmod 600 ${abs}` }
+  if (st.mode & 0o004) return { warning: true, message: `${abs} is readable by other users (mode ${mode}); chmod 600 ${abs} (or 640 with group bootlab)` }
+  const groups = new Set([process.getgid?.(), process.getegid?.(), ...(process.getgroups?.() ?? [])])
+  if (st.mode & 0o060 && !groups.has(st.gid)) return { warning: true, message: `${abs} is open to group ${st.gid} (mode ${mode}), a group bootlab is not in; chmod 600 ${abs}` }
   const uid = process.getuid?.()
-  if (uid !== undefined && st.uid !== uid && st.uid !== 0) return { warning: true, message: `${abs} belongs to uid ${st.uid}, not to the user bootlab runs as (uid ${uid}); chown it` }
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0) return { warning: true, message: `${abs} belongs to uid ${st.uid}, not to the user bootlab runs as (uid ${uid}) or root; chown it` }
   return null
 }
 

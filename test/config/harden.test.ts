@@ -1,7 +1,7 @@
 // Hostile YAML (issue 13): injected switch commands, prototype names, huge files, alias bombs,
 // loose secret files, plain-http tokens, errors hidden behind other errors, a missing discovery profile.
 import t from 'tap'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseConfig, MAX_CONFIG_BYTES, MAX_CONFIG_NODES } from '../../src/config/load.js'
@@ -117,6 +117,17 @@ t.test('item 14: secret files others can read warn; world-writable ones are refu
   t.ok(loose.ok, 'still loads')
   t.match(loose.warnings, [{ path: 'switches.rack.password_file', message: /readable by other users \(mode 0644\); chmod 600/ }])
   t.notMatch(JSON.stringify(loose.warnings), /hunter2/, 'never the content')
+  // group bits for bootlab's own group: the documented root:bootlab 0640 set-up, no warning
+  chmodSync(file, 0o640)
+  t.same(parseConfig(text, join(dir, 'b.yaml')).warnings, [], 'group-readable by our own group')
+  if (process.getuid?.() === 0) {
+    chownSync(file, 0, 54321)
+    t.match(parseConfig(text, join(dir, 'b.yaml')).warnings, [{ message: /open to group 54321 \(mode 0640\)/ }])
+    chownSync(file, 54321, process.getgid!())
+    chmodSync(file, 0o600)
+    t.match(parseConfig(text, join(dir, 'b.yaml')).warnings, [{ message: /belongs to uid 54321/ }])
+    chownSync(file, 0, 0)
+  }
   chmodSync(file, 0o666)
   const ww = parseConfig(text, join(dir, 'b.yaml'))
   t.notOk(ww.ok)
