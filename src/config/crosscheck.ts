@@ -7,7 +7,7 @@ import { canonicalPort } from '../net/switch-port.js'
 import { segmentProblem } from '../net/jail.js'
 import { ipToInt, isIPv4 } from '../net/ipv4.js'
 import type { PathSeg } from './locate.js'
-import { portProblem } from './values.js'
+import { controlCharPaths, portProblem } from './values.js'
 
 export interface Problem { path: PathSeg[]; message: string; atKey?: boolean; /** reported, but the config is still valid */ warning?: boolean }
 
@@ -94,6 +94,10 @@ export function crossCheck(cfg: CrossInput, switchNames: ReadonlyMap<string, Swi
     }
     if (m.serial !== undefined && m.arch !== undefined && m.arch !== 'rpi4') {
       out.push({ path: ['machines', name, 'serial'], atKey: true, message: `a serial (TFTP prefix) only applies to Raspberry Pis; set arch: rpi4 or remove it` })
+    }
+    if (m.power?.graceful) {
+      // host, user and command go to an SSH session on the machine
+      for (const path of controlCharPaths(m.power.graceful, ['machines', name, 'power', 'graceful'])) out.push({ path, message: 'must not contain control characters' })
     }
     if (m.power) {
       const sw = switchNames.get(m.power.switch)

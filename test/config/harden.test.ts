@@ -52,6 +52,8 @@ t.test('item 4: control characters in any switch value are refused', async (t) =
   const cmd = `  c:\n    driver: command\n    on: [uhubctl, "-a\\non"]\n    off: [uhubctl]\n`
   t.match(errorsOf(base(cmd, '')).join('\n'), /switches\.c\.on\[1\]: must not contain control characters/)
   t.match(errorsOf(base(cisco.replace('username: bootlab', 'username: "boot\\rlab"'), '')).join('\n'), /switches\.rack\.username: must not contain control characters/)
+  const graceful = `  pi:\n    mac: dc:a6:32:00:00:03\n    arch: rpi4\n    power:\n      switch: rack\n      port: Gi1/0/3\n      graceful: { host: pi.lan, key_file: k, host_key: "${KEY}", command: "sudo poweroff\\nrm -rf /" }\n`
+  t.match(errorsOf(base(cisco, graceful)), [/machines\.pi\.power\.graceful\.command: must not contain control characters/])
 })
 
 t.test('item 5: prototype names are not profiles', async (t) => {
