@@ -96,7 +96,9 @@ t.test('serve: a huge edit and an alias bomb are rejected with a clear error; /h
 
   // 400k keys, ~9.8 MB: used to pin the CPU for minutes (quadratic duplicate-key check)
   const keys = Array.from({ length: 400_000 }, (_, i) => `      key${i}: value-${i}`).join('\n')
-  await writeFile(file, `${good}machines:\n  pc:\n    mac: 00:11:22:33:44:55\n    arch: bios\n    vars:\n${keys}\n`)
+  // written aside and renamed, so the server never reads it half-written
+  await writeFile(`${file}.tmp`, `${good}machines:\n  pc:\n    mac: 00:11:22:33:44:55\n    arch: bios\n    vars:\n${keys}\n`)
+  await rename(`${file}.tmp`, file)
   const { h: h1 } = await waitFor(s.url, (h) => h.config.status === 'error', 10_000)
   t.equal(h1.status, 'ok', 'still serving')
   t.equal(h1.config.version, h0.config.version, 'the previous config keeps running')
@@ -105,7 +107,8 @@ t.test('serve: a huge edit and an alias bomb are rejected with a clear error; /h
   // an alias bomb: rejected with the position of its first alias
   const bomb = ['b0: &b0 [x, x, x, x, x, x, x, x, x]']
   for (let i = 1; i < 10; i++) bomb.push(`b${i}: &b${i} [${Array(9).fill(`*b${i - 1}`).join(', ')}]`)
-  await writeFile(file, bomb.join('\n') + '\n')
+  await writeFile(`${file}.tmp`, bomb.join('\n') + '\n')
+  await rename(`${file}.tmp`, file)
   const { h: h2 } = await waitFor(s.url, (h) => JSON.stringify(h.config.errors ?? []).includes('aliases'), 10_000)
   t.match(h2.config.errors, [{ line: 2, message: /aliases/ }])
   t.match(await logged(s, /config edit rejected[^\n]*aliases/), /config edit rejected[^\n]*aliases/)
