@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { loadConfig } from '../config/load.js'
 import { formatIssue } from '../config/types.js'
 import { EXIT } from './exit-codes.js'
+import { terminalText } from './terminal-text.js'
 import { DEFAULT_CONFIG } from './options.js'
 import { bootWarnings } from '../machines/booter.js'
 
@@ -18,9 +19,10 @@ export function checkCommand(): Command {
         process.stdout.write(JSON.stringify(r.ok ? { ok: true, warnings: r.warnings } : { ok: false, errors: r.errors, warnings: r.warnings }, null, 2) + '\n')
         process.exit(r.ok ? EXIT.OK : EXIT.CONFIG)
       }
-      for (const w of r.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`)
+      // messages quote the file's text: printed without its control characters
+      for (const w of r.warnings) process.stderr.write(`warning: ${terminalText(formatIssue(w))}\n`)
       if (!r.ok) {
-        for (const e of r.errors) process.stdout.write(`${formatIssue(e)}\n`)
+        for (const e of r.errors) process.stdout.write(`${terminalText(formatIssue(e))}\n`)
         process.stdout.write(`${o.config}: ${r.errors.length} error(s)\n`)
         process.exit(EXIT.CONFIG)
       }

@@ -13,4 +13,6 @@ export const EXIT = {
   POWER: 5,
   /** a firmware image could not be read, or an edit of its UEFI variables was refused (uefi-vars) */
   FIRMWARE: 6,
+  /** the state database is damaged (serve): move it aside, bootlab recreates it (docs/security.md) */
+  STATE: 7,
 } as const

@@ -1,8 +1,10 @@
 // bootlab machines: every machine the server knows (configured and discovered), one line each.
 import { Command } from 'commander'
 import type { MachineView } from '../machines/lifecycle.js'
+import { terminalText } from './terminal-text.js'
 import { ago, clientFrom, runCli, table, withClientOptions, type CliDeps } from './client.js'
 
+/** One row per machine; every cell goes through terminalText (names, steps and addresses can come from the network). */
 export function machineRows(ms: MachineView[], now = Date.now()): string[][] {
   return ms.map((m) => [
     m.name ?? '(unnamed)',
@@ -13,7 +15,7 @@ export function machineRows(ms: MachineView[], now = Date.now()): string[][] {
     m.boot_profile ?? '-',
     m.ip ?? '-',
     ago(m.last_seen, now),
-  ])
+  ].map((cell) => terminalText(String(cell))))
 }
 
 export function machinesCommand(deps: CliDeps = {}): Command {

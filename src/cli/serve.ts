@@ -3,6 +3,7 @@ import { Command, Option } from 'commander'
 import { createApp, ConfigInvalidError } from '../app.js'
 import { createLogger, type LogLevel } from '../log.js'
 import { EXIT } from './exit-codes.js'
+import { StoreCorruptError } from '../store/store.js'
 import { overrideOptions, overridesFrom, DEFAULT_CONFIG, type OverrideFlags } from './options.js'
 
 export function serveCommand(): Command {
@@ -41,6 +42,14 @@ export function serveCommand(): Command {
     try {
       await app.start()
     } catch (err) {
+      const corrupt = findCause(err, StoreCorruptError)
+      if (corrupt) {
+        // not a crash and not worth a restart: systemd is told so by the exit code (RestartPreventExitStatus)
+        logger.error({ file: corrupt.file }, 'the state database is damaged')
+        process.stderr.write(`bootlab: ${corrupt.message}\n`)
+        await app.stop(2_000)
+        process.exit(EXIT.STATE)
+      }
       const e = err as NodeJS.ErrnoException
       const hint = e.code === 'EADDRINUSE' ? ' (another program uses that port)' : e.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''
       logger.error({ err }, `cannot start: ${e.message}${hint}`)
@@ -50,4 +59,12 @@ export function serveCommand(): Command {
     logger.info({ config: o.config }, 'bootlab running')
   })
   return cmd
+}
+
+/** err itself or one of its causes, when it is an instance of `type` */
+function findCause<T extends Error>(err: unknown, type: new (...args: never[]) => T): T | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof type) return e
+  }
+  return undefined
 }

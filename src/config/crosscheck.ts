@@ -7,8 +7,26 @@ import { canonicalPort } from '../net/switch-port.js'
 import { segmentProblem } from '../net/jail.js'
 import { ipToInt, isIPv4 } from '../net/ipv4.js'
 import type { PathSeg } from './locate.js'
+import { controlCharPaths, portProblem } from './values.js'
 
-export interface Problem { path: PathSeg[]; message: string; atKey?: boolean }
+export interface Problem { path: PathSeg[]; message: string; atKey?: boolean; /** reported, but the config is still valid */ warning?: boolean }
+
+/** What load.ts knows of each switch, also of one that failed its schema. */
+export interface SwitchInfo { protected: string[]; driver?: string; ports?: Readonly<Record<string, string>> }
+
+type RawMachine = RawConfig['machines'][string]
+
+/**
+ * The parts of the file the cross-checks look at. `machines` holds the entries that passed their
+ * schema and, for entries that did not, the settings that did (so a protected port is reported
+ * together with a bad MAC); `profileNames` every declared profile, valid or not.
+ */
+export interface CrossInput {
+  server: RawConfig['server']
+  profiles: RawConfig['profiles']
+  profileNames: ReadonlySet<string>
+  machines: Readonly<Record<string, Partial<RawMachine>>>
+}
 
 const BOOT_KINDS = ['kernel', 'boot', 'chain', 'ipxe'] as const
 
@@ -25,11 +43,16 @@ function profilePathProblem(p: string): string | null {
   return refused ? `would be refused by the file server: ${refused} (${JSON.stringify(p)})` : null
 }
 
-export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected: string[] }>): Problem[] {
+/** beyond this many problems the checks stop (each later one would only add to a list nobody reads) */
+const MAX_PROBLEMS = 200
+
+export function crossCheck(cfg: CrossInput, switchNames: ReadonlyMap<string, SwitchInfo>): Problem[] {
   const out: Problem[] = []
-  const profiles = Object.keys(cfg.profiles)
+  const profiles = [...cfg.profileNames]
+  const isProfile = (name: string): boolean => cfg.profileNames.has(name)
 
   for (const [name, p] of Object.entries(cfg.profiles)) {
+    if (out.length >= MAX_PROBLEMS) break
     const kinds = BOOT_KINDS.filter((k) => p[k] !== undefined)
     if (kinds.length !== 1) {
       out.push({
@@ -42,7 +65,7 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
     if (p.kernel === undefined && (p.initrd.length > 0 || p.cmdline !== undefined)) {
       out.push({ path: ['profiles', name, p.initrd.length > 0 ? 'initrd' : 'cmdline'], atKey: true, message: 'only makes sense together with kernel' })
     }
-    if (p.then !== undefined && !(p.then in cfg.profiles)) {
+    if (p.then !== undefined && !isProfile(p.then)) {
       out.push({ path: ['profiles', name, 'then'], message: `no profile named "${p.then}"${didYouMean(p.then, profiles)}` })
     }
     if (p.then === name) out.push({ path: ['profiles', name, 'then'], message: 'names the profile itself' })
@@ -58,7 +81,8 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
 
   const seen = { mac: new Map<string, string>(), serial: new Map<string, string>(), ip: new Map<string, string>(), port: new Map<string, string>() }
   for (const [name, m] of Object.entries(cfg.machines)) {
-    if (m.profile !== undefined && !(m.profile in cfg.profiles)) {
+    if (out.length >= MAX_PROBLEMS) break
+    if (m.profile !== undefined && !isProfile(m.profile)) {
       out.push({ path: ['machines', name, 'profile'], message: `no profile named "${m.profile}"${didYouMean(m.profile, profiles)}` })
     }
     for (const field of ['mac', 'serial', 'ip'] as const) {
@@ -68,13 +92,19 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
       if (other) out.push({ path: ['machines', name, field], message: `${v} is already used by machine "${other}"` })
       else seen[field].set(v, name)
     }
-    if (m.serial !== undefined && m.arch !== 'rpi4' && m.arch !== 'rpi5') {
+    if (m.serial !== undefined && m.arch !== undefined && m.arch !== 'rpi4' && m.arch !== 'rpi5') {
       out.push({ path: ['machines', name, 'serial'], atKey: true, message: `a serial (TFTP prefix) only applies to Raspberry Pis; set arch: rpi4 (or rpi5) or remove it` })
+    }
+    if (m.power?.graceful) {
+      // host, user and command go to an SSH session on the machine
+      for (const path of controlCharPaths(m.power.graceful, ['machines', name, 'power', 'graceful'])) out.push({ path, message: 'must not contain control characters' })
     }
     if (m.power) {
       const sw = switchNames.get(m.power.switch)
       if (!sw) {
         out.push({ path: ['machines', name, 'power', 'switch'], message: `no switch named "${m.power.switch}"${didYouMean(m.power.switch, switchNames.keys())}` })
+      } else if (sw.driver !== undefined && portProblem(sw.driver, m.power.port, sw.ports)) {
+        out.push({ path: ['machines', name, 'power', 'port'], message: portProblem(sw.driver, m.power.port, sw.ports)! })
       } else {
         const port = canonicalPort(m.power.port)
         if (sw.protected.some((p) => canonicalPort(p) === port)) {
@@ -89,8 +119,16 @@ export function crossCheck(cfg: RawConfig, switchNames: Map<string, { protected:
   }
 
   const s = cfg.server
-  if (s.unknown === 'discover' && !(s.unknown_profile in cfg.profiles)) {
-    out.push({ path: ['server', s.unknown_profile === 'discovery' ? 'unknown' : 'unknown_profile'], message: `unknown machines boot profile "${s.unknown_profile}", which does not exist${didYouMean(s.unknown_profile, profiles)}; add it or set unknown: ignore` })
+  if (s.unknown === 'discover' && !isProfile(s.unknown_profile)) {
+    if (s.unknown_profile === 'discovery') {
+      // the defaults work without it: unknown machines are recorded, and not booted
+      out.push({
+        path: ['server', 'unknown'], warning: true,
+        message: 'no profile "discovery": unknown machines are recorded (discovered) but not booted; add a discovery profile to boot them, or set unknown: ignore to stop recording them',
+      })
+    } else {
+      out.push({ path: ['server', 'unknown_profile'], message: `unknown machines boot profile "${s.unknown_profile}", which does not exist${didYouMean(s.unknown_profile, profiles)}; add it or set unknown: ignore` })
+    }
   }
   if (s.dhcp.mode === 'full') {
     if (!s.dhcp.pool) out.push({ path: ['server', 'dhcp', 'mode'], message: 'full mode hands out addresses and needs a pool: (e.g. pool: 192.168.1.100-192.168.1.199)' })

@@ -2,6 +2,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Config } from './types.js'
 import { Secret } from './secret.js'
+import { own } from './own.js'
 
 export type ConfigChange =
   | { type: 'machine.added'; machine: string }
@@ -39,11 +40,11 @@ function diffNamed<T extends object>(
 ): ConfigChange[] {
   const out: ConfigChange[] = []
   for (const n of Object.keys(next)) {
-    const a = prev[n]
+    const a = own(prev, n)
     if (!a) out.push(added(n))
     else if (!same(a, next[n])) out.push(...changed(n, a, next[n]!))
   }
-  for (const n of Object.keys(prev)) if (!(n in next)) out.push(removed(n))
+  for (const n of Object.keys(prev)) if (!Object.hasOwn(next, n)) out.push(removed(n))
   return out
 }
 

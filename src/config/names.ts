@@ -33,11 +33,19 @@ function levenshtein(a: string, b: string): number {
   return dp[b.length]!
 }
 
+const MAX_SUGGEST_CANDIDATES = 200
+const MAX_SUGGEST_LENGTH = 64
+
 /** The closest candidate, when it is close enough to be a likely typo. */
 function suggest(input: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined
   let bestD = Infinity
+  // bounded work for huge files: a few hundred candidates of name length
+  if (input.length > MAX_SUGGEST_LENGTH) return undefined
+  let n = 0
   for (const c of candidates) {
+    if (++n > MAX_SUGGEST_CANDIDATES) break
+    if (c.length > MAX_SUGGEST_LENGTH) continue
     const d = levenshtein(input.toLowerCase(), c.toLowerCase())
     if (d < bestD) { bestD = d; best = c }
   }

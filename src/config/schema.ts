@@ -69,6 +69,11 @@ const commandSwitchSchema = z.strictObject({
   off: argv,
   status: argv.optional(),
   status_on_regex: z.string().optional(),
+  /** name → "env:VARIABLE" or "file:PATH"; used as {secret:name} in on/off/status and environment */
+  secrets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'a secret name uses letters, digits, _ and -' }),
+    z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, { message: 'must be "env:VARIABLE" or "file:PATH"' })).default({}),
+  /** extra environment variables for the command (values may use {secret:name}) */
+  environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an environment variable name' }), z.string()).default({}),
   ...powerCommon,
 })
 
@@ -88,6 +93,8 @@ const webhookSwitchSchema = z.strictObject({
   token: secretRef.optional(),
   token_file: filePath.optional(),
   ca_file: filePath.optional(),
+  /** send the token over plain http:// to a host that is not loopback (anyone on the LAN can read it) */
+  allow_insecure: z.boolean().default(false),
   ...powerCommon,
 })
 

@@ -17,7 +17,10 @@ type SecretFileKey = `${SecretField}_file`
 /** Omit applied to each member of a union (plain Omit would merge the drivers' shapes into one) */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
-export type SwitchConfig = DistributiveOmit<RawSwitch, SecretField | SecretFileKey> & {
+type CommandRaw = Extract<RawSwitch, { driver: 'command' }>
+type ResolvedSwitch<T> = T extends CommandRaw ? Omit<T, 'secrets'> & { secrets: Record<string, Secret> } : T
+
+export type SwitchConfig = ResolvedSwitch<DistributiveOmit<RawSwitch, SecretField | SecretFileKey>> & {
   name: string
 } & { [K in SecretField]?: Secret }
 

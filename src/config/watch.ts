@@ -2,11 +2,10 @@
 // included), debounces, re-validates, and either applies the new config with change events or
 // keeps the last good one and reports the errors.
 import { watch, type FSWatcher } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { parseConfig, type LoadOptions } from './load.js'
+import { parseConfig, readConfigText, type LoadOptions } from './load.js'
 import { diffConfig, type ConfigChange } from './diff.js'
 import type { Config, ConfigIssue } from './types.js'
 
@@ -88,14 +87,20 @@ export class ConfigSource extends EventEmitter<ConfigEvents> {
   async #reloadOnce(): Promise<void> {
     let text: string
     try {
-      text = await readFile(this.file, 'utf8')
+      text = await readConfigText(this.file)
     } catch {
       return // mid-rename or deleted: keep running, try again on the next event
     }
     const version = hash(text)
     if (version === this.#seen) return
     this.#seen = version
-    const r = parseConfig(text, this.opts.displayName ?? this.file, this.opts)
+    let r: ReturnType<typeof parseConfig>
+    try {
+      r = parseConfig(text, this.opts.displayName ?? this.file, this.opts)
+    } catch (err) {
+      // parseConfig reports problems rather than throwing; should it throw anyway, the edit is still rejected visibly
+      r = { ok: false, errors: [{ file: this.opts.displayName ?? this.file, line: 0, column: 0, path: '', message: `cannot be checked: ${(err as Error).message}` }], warnings: [] }
+    }
     if (!r.ok) {
       this.#status = { ...this.#status, ok: false, errors: r.errors, warnings: r.warnings, rejected_at: new Date().toISOString() }
       this.emit('rejected', r.errors)

@@ -51,3 +51,13 @@ export function shortPort(name: string): string {
   return (p.abbr ?? p.written) + p.number
 }
 
+
+/**
+ * True for a single physical Cisco IOS interface name ("Gi1/0/3", "gi 1/0/3", "GigabitEthernet1/0/3"):
+ * a known type, at most one space, then 1–4 numbers separated by "/". Anything else (newlines,
+ * ";", a second word) is refused before it can reach a switch CLI as a command.
+ */
+export function isIosInterface(name: string): boolean {
+  if (!/^[A-Za-z-]+ ?\d{1,4}(\/\d{1,4}){0,3}$/.test(name)) return false
+  return parsePortName(name).type !== undefined
+}

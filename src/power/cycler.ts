@@ -4,6 +4,7 @@
 // ports on one switch share it), a timeout and retries with backoff on every step, an event for
 // each step, and the journal written before any off command is sent.
 import type { Logger } from '../log.js'
+import { own } from '../config/own.js'
 import { createDriver } from './drivers/index.js'
 import { PowerEvents, type PortStateAfter, type PowerAction, type PowerStep, type RecoveredEvent } from './events.js'
 import { gracefulShutdown, type GracefulResult } from './graceful.js'
@@ -127,7 +128,7 @@ export class PowerCycler {
   /** (Re)load switch definitions; a switch whose config object changed gets a fresh driver. */
   setSwitches(switches: Record<string, SwitchConfig>): void {
     for (const [name, slot] of this.#slots) {
-      if (switches[name] !== slot.config) {
+      if (own(switches, name) !== slot.config) {
         this.#slots.delete(name)
         if (slot.active === 0) void slot.driver?.release()
       }

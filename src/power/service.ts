@@ -1,6 +1,7 @@
 // PowerService: the one object the composition root wires. Machine names in, power actions out.
 // Only ports bound to a machine in the configuration are ever switched; protected ports never.
 import type { Logger } from '../log.js'
+import { own } from '../config/own.js'
 import { AssignFlow, type ConfigChangeEvent } from './assign.js'
 import { PowerCycler, type CyclerOptions, type PortTarget, type PowerOutcome } from './cycler.js'
 import { PowerEvents, type RecoveredEvent } from './events.js'
@@ -45,7 +46,7 @@ export class PowerService {
     this.#cycler = new PowerCycler({ ...opts.cycler, journal: opts.journal, log: opts.log, events: this.events })
     this.#cycler.setSwitches(opts.config.switches)
     this.#assign = new AssignFlow({
-      machine: (name) => this.#config.machines[name],
+      machine: (name) => own(this.#config.machines, name),
       cycle: (name, reason) => this.cycle(name, reason),
       log: opts.log,
       ...(opts.assignDebounceMs !== undefined ? { debounceMs: opts.assignDebounceMs } : {}),
@@ -80,10 +81,10 @@ export class PowerService {
 
   /** Resolve a machine to its port; refuses machines without power:, unknown switches, protected ports. */
   target(machine: string): PortTarget {
-    const m = this.#config.machines[machine]
+    const m = own(this.#config.machines, machine)
     if (!m) throw new PowerError('config', `no machine "${machine}" in the configuration`)
     if (!m.power) throw new PowerError('config', `machine "${machine}" has no power: section`)
-    const sw = this.#config.switches[m.power.switch]
+    const sw = own(this.#config.switches, m.power.switch)
     if (!sw) throw new PowerError('config', `machine "${machine}" uses switch "${m.power.switch}", which is not in the configuration`)
     if (this.#cycler.isProtected(m.power.switch, m.power.port)) {
       throw new PowerError('refused', `port ${m.power.port} on ${m.power.switch} is protected; refusing to switch it`)
@@ -109,7 +110,7 @@ export class PowerService {
     const key = this.#cycler.canonicalPort(t.switch, t.port)
     const rec = this.#journal.list().find((r) => r.switch === t.switch && this.#cycler.canonicalPort(r.switch, r.port) === key)
     return {
-      machine, switch: t.switch, port: t.port, driver: this.#config.switches[t.switch]!.driver, state,
+      machine, switch: t.switch, port: t.port, driver: own(this.#config.switches, t.switch)!.driver, state,
       ...(rec ? { off_since: new Date(rec.since).toISOString(), off_reason: rec.reason } : {}),
     }
   }

@@ -56,6 +56,10 @@ export interface CommandSwitch extends SwitchCommon {
   /** regex searched in the status command's stdout; match = on (default /\bon\b/i) */
   status_on_regex?: string
   timeout_seconds?: number
+  /** {secret:name} in argv and environment is replaced by these; never recorded */
+  secrets?: Record<string, SecretLike>
+  /** extra environment variables for the command */
+  environment?: Record<string, string>
 }
 
 export interface WebhookRequest {
@@ -77,6 +81,8 @@ export interface WebhookSwitch extends SwitchCommon {
   token?: SecretLike
   /** extra CA certificate(s) (PEM file) to trust, for self-signed endpoints; verification stays on */
   ca_file?: string
+  /** allow the token over plain http:// to a host that is not loopback */
+  allow_insecure?: boolean
   timeout_seconds?: number
 }
 

@@ -104,6 +104,26 @@ export class WriteHealth {
   }
 }
 
+/**
+ * The database file is damaged or is not a database. bootlab cannot repair it; the message says
+ * how to recover and what is lost (docs/security.md, "State database").
+ */
+export class StoreCorruptError extends Error {
+  constructor(readonly file: string, readonly detail: string) {
+    super(`the state database ${file} is damaged (${detail}).
+To recover: stop bootlab, move the file aside (mv ${file} ${file}.broken; also its -wal and -shm files if present), and start bootlab again: it creates a new, empty database.
+Lost with it: the machine history (states, deployments, events) and the power journal (ports an interrupted power cycle left off: check those by hand).
+Kept: the configuration, and the DHCP leases (dhcp-leases.json, a separate file).`)
+    this.name = 'StoreCorruptError'
+  }
+}
+
+/** SQLite's words for a damaged file: SQLITE_CORRUPT (and its extended codes), SQLITE_NOTADB. */
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+}
+
 export class Store {
   readonly db: Database.Database
   readonly now: () => number
@@ -111,13 +131,25 @@ export class Store {
 
   constructor(opts: StoreOptions) {
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 })
-    this.db = new Database(opts.file)
     this.now = opts.now ?? Date.now
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`)
-    this.db.pragma('foreign_keys = ON')
-    this.db.pragma('busy_timeout = 5000')
-    migrate(this.db, opts.migrations ?? MIGRATIONS)
+    let db: Database.Database | undefined
+    try {
+      db = new Database(opts.file)
+      db.pragma('journal_mode = WAL')
+      db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`)
+      db.pragma('foreign_keys = ON')
+      db.pragma('busy_timeout = 5000')
+      // a damaged page anywhere is found now, with a clear message, not at the first unlucky query
+      const check = db.pragma('quick_check(1)', { simple: true })
+      if (check !== 'ok') throw new StoreCorruptError(opts.file, String(check))
+      migrate(db, opts.migrations ?? MIGRATIONS)
+    } catch (err) {
+      db?.close()
+      if (err instanceof StoreCorruptError) throw err
+      if (isCorruption(err)) throw new StoreCorruptError(opts.file, (err as Error).message)
+      throw err
+    }
+    this.db = db
   }
 
   close(): void {

@@ -1,4 +1,4 @@
-// The command driver: argv without a shell, {port}/{action}, exit status and output in events.
+// The command driver: argv without a shell, {port}/{action}, exit status and a short reason in events.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,8 +42,8 @@ t.test('command driver cycles, verifies with status_on_regex, and never uses a s
   t.ok(out.ok, out.reason ?? 'ok')
   t.equal(readFileSync(join(dir, 'usb-2'), 'utf8'), 'on')
   const off = events.find((e) => e.name === 'power.step' && e.ev.step === 'off')!.ev
-  t.match(off.detail, /exited 0; stdout: ok off/, 'exit status and output in the event')
-  t.match(events.find((e) => e.ev.step === 'verify_off')!.ev.detail, /power: off → off/)
+  t.equal(off.detail, 'node (off) exited 0', 'the program and its exit status in the event; no arguments, no output')
+  t.match(events.find((e) => e.ev.step === 'verify_off')!.ev.detail, /\(status\) exited 0 → off/)
 
   const evil = '$(touch pwned); touch pwned2'
   const r = await c.switchOff({ switch: 'plug', port: evil }, 'test')
@@ -53,7 +53,7 @@ t.test('command driver cycles, verifies with status_on_regex, and never uses a s
 
   const bad = await c.switchOff({ switch: 'plug', port: 'broken' }, 'test')
   t.notOk(bad.ok)
-  t.match(bad.reason, /exited 3; stderr: relay 7 does not answer/)
+  t.match(bad.reason, /node \(off\) exited 3: relay 7 does not answer/)
   const slow = await c.switchOff({ switch: 'impatient', port: 'slow' }, 'test')
   t.notOk(slow.ok)
   t.match(slow.reason, /did not finish within 1 s and was killed/)

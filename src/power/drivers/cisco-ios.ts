@@ -3,7 +3,7 @@
 // a switch reload restores PoE from startup-config, which is the safe direction.
 import type { Logger } from '../../log.js'
 import { PowerError, type CiscoIosSwitch, type DriverResult, type PortStatus, type PowerDriver } from '../types.js'
-import { canonicalPort } from '../../net/switch-port.js'
+import { canonicalPort, isIosInterface } from '../../net/switch-port.js'
 import { findIosError, parsePowerInline, rowToStatus } from './ios-parse.js'
 import { IosShell } from './ios-shell.js'
 
@@ -30,7 +30,13 @@ export class CiscoIosDriver implements PowerDriver {
     return this.#setPower(port, 'power inline never')
   }
 
+  /** defence in depth: the config refuses such names already */
+  #checkPort(port: string): void {
+    if (!isIosInterface(port)) throw new PowerError('config', `${JSON.stringify(port)} is not a Cisco IOS interface name; refusing to send it to the switch`, { retryable: false, applied: false })
+  }
+
   async status(port: string): Promise<PortStatus> {
+    this.#checkPort(port)
     const shell = await this.#session()
     const cmd = `show power inline ${port}`
     const r = await this.#guard(() => shell.send(cmd))
@@ -89,6 +95,7 @@ export class CiscoIosDriver implements PowerDriver {
   }
 
   async #setPower(port: string, command: string): Promise<DriverResult> {
+    this.#checkPort(port)
     const shell = await this.#session()
     return this.#guard(async () => {
       const transcript: string[] = []

@@ -4,6 +4,7 @@
 import { Client, type ClientChannel } from 'ssh2'
 import type { Logger } from '../../log.js'
 import { pinnedHostKey, sshAlgorithms, sshError } from '../ssh-common.js'
+import { hasControlChars } from '../../net/control-chars.js'
 import { PowerError, type CiscoIosSwitch } from '../types.js'
 
 export type IosMode = 'user' | 'priv' | 'config' | 'config-if' | 'config-other'
@@ -168,6 +169,8 @@ export class IosShell {
 
   /** Send one line and wait for a prompt (or a password prompt when `password` is set). */
   async send(line: string, opts: { password?: boolean; secret?: boolean } = {}): Promise<IosReply> {
+    // one line is one command: a control character (a newline above all) would smuggle in more
+    if (hasControlChars(line)) throw new PowerError('config', 'refusing to send a line with a control character to the switch', { retryable: false, applied: false })
     if (!opts.secret) this.#log.debug({ host: this.#host, cmd: line }, 'ios send')
     this.#buf = ''
     this.#stream.write(line + '\n')

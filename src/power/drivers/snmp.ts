@@ -3,6 +3,7 @@
 // v2c (community) or v3 (USM user, auth/priv). The index comes from the configuration, never
 // guessed: the machine's port is "group.port", or a name mapped by the switch's `ports:`.
 import snmp, { type Session, type Varbind } from 'net-snmp'
+import { own } from '../../config/own.js'
 import { PowerError, errorMessage, type DriverResult, type PortStatus, type PowerDriver, type SnmpSwitch } from '../types.js'
 
 export const PETH_ADMIN_ENABLE = '1.3.6.1.2.1.105.1.1.1.3'
@@ -21,7 +22,7 @@ export class SnmpDriver implements PowerDriver {
 
   /** "group.port" for a configured port name or a literal index */
   index(port: string): string {
-    const mapped = this.#sw.ports?.[port] ?? port
+    const mapped = (this.#sw.ports && own(this.#sw.ports, port)) ?? port
     if (!/^\d+\.\d+$/.test(mapped.trim())) {
       throw new PowerError('config', `port "${port}" is not a "group.port" PoE index and is not listed under the switch's ports:`)
     }

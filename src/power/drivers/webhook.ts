@@ -3,6 +3,8 @@
 // always verified; a self-signed endpoint is trusted by giving its CA in `ca_file`.
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
+import { hasControlChars } from '../../net/control-chars.js'
+import { isLoopbackHost } from '../../net/loopback.js'
 import https from 'node:https'
 import { PowerError, errorMessage, type DriverResult, type PortStatus, type PowerDriver, type WebhookRequest, type WebhookSwitch } from '../types.js'
 
@@ -43,6 +45,10 @@ export class WebhookDriver implements PowerDriver {
       url = new URL(fill(req.url, encodeURIComponent))
     } catch {
       return Promise.reject(new PowerError('config', `bad webhook URL for ${action}: ${req.url}`))
+    }
+    if (hasControlChars(port)) return Promise.reject(new PowerError('config', 'the port name contains a control character'))
+    if (this.#sw.token && url.protocol === 'http:' && !this.#sw.allow_insecure && !isLoopbackHost(url.hostname)) {
+      return Promise.reject(new PowerError('config', `refusing to send the token over plain http to ${url.hostname}; use https:// or set allow_insecure: true`))
     }
     const method = (req.method ?? defaultMethod).toUpperCase()
     const what = `${method} ${url.origin}${url.pathname}`
