@@ -1,0 +1,74 @@
+// `bootlab fetch rpi5-boot`: what a Raspberry Pi 5 needs besides a kernel (its GPU firmware is in
+// the EEPROM): device trees and the overlay maps, from the boot/ folder of raspberrypi/firmware.
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { fetchVerified, locate, FetchError, type FetchContext } from './download.js'
+import { readAssetsFile, readLink, swapDir, switchLink, tmpName, writeAssetsFile, type AssetRoots } from './layout.js'
+import { safeRelativePath } from './zip.js'
+import type { FetchOutcome } from './rpi4-uefi.js'
+
+export const RPI_FIRMWARE_RAW = 'https://raw.githubusercontent.com/raspberrypi/firmware'
+export const RPI5_DEFAULT_REF = 'stable'
+
+/** Pi 5 / 500 / CM5 device trees and the overlay maps the firmware reads (boot/ of raspberrypi/firmware). */
+export const RPI5_FILES = [
+  'bcm2712-rpi-5-b.dtb', 'bcm2712d0-rpi-5-b.dtb', 'bcm2712-d-rpi-5-b.dtb', 'bcm2712-rpi-500.dtb',
+  'bcm2712-rpi-cm5-cm5io.dtb', 'bcm2712-rpi-cm5-cm4io.dtb', 'bcm2712-rpi-cm5l-cm5io.dtb', 'bcm2712-rpi-cm5l-cm4io.dtb',
+  'overlays/overlay_map.dtb', 'overlays/hat_map.dtb',
+]
+
+export interface Rpi5Options {
+  /** branch, tag or commit of raspberrypi/firmware */
+  ref: string
+  /** extra overlays by name (`disable-bt-pi5` → overlays/disable-bt-pi5.dtbo) */
+  overlays: string[]
+  from?: string
+}
+
+export function rpi5BootDir(firmwareRoot: string, ref = 'current'): string {
+  return join(firmwareRoot, 'rpi5', ref)
+}
+
+export async function fetchRpi5Boot(roots: AssetRoots, o: Rpi5Options, ctx: FetchContext): Promise<FetchOutcome> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.ref)) throw new FetchError(`"${o.ref}" is not a branch, tag or commit name`)
+  for (const ov of o.overlays) if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(ov)) throw new FetchError(`"${ov}" is not an overlay name`)
+  const files = [...RPI5_FILES, ...o.overlays.map((ov) => `overlays/${ov}.dtbo`)]
+  const base = join(roots.firmware, 'rpi5')
+  mkdirSync(base, { recursive: true })
+  const staged = tmpName(base, o.ref)
+  const state = readAssetsFile(roots)
+  // a commit or tag does not move: its file hashes are recorded on first use and checked later
+  const fixed = /^[0-9a-f]{40}$/.test(o.ref) || /^\d/.test(o.ref)
+  let trust: 'tofu-recorded' | 'tofu-verified' | 'none' = fixed ? 'tofu-verified' : 'none'
+  const hashes: Record<string, string> = {}
+  try {
+    for (const f of files) {
+      if (!safeRelativePath(f)) throw new FetchError(`bad file name ${f}`)
+      const key = `raspberrypi/firmware@${o.ref}/boot/${f}`
+      const recorded = fixed ? state.tofu[key] : undefined
+      if (fixed && !recorded) trust = 'tofu-recorded'
+      const got = await fetchVerified({
+        location: locate(`${RPI_FIRMWARE_RAW}/${o.ref}/boot/${f}`, f, o.from), name: f, dest: join(staged, ...f.split('/')),
+        maxBytes: 16 * 1024 * 1024, ...(recorded ? { sha256: recorded } : {}),
+      }, ctx)
+      hashes[key] = got.sha256
+    }
+    swapDir(staged, join(base, o.ref))
+  } catch (err) {
+    rmSync(staged, { recursive: true, force: true })
+    throw err
+  }
+  switchLink(join(base, 'current'), o.ref)
+  if (fixed) Object.assign(state.tofu, hashes)
+  state.records[`rpi5-boot/${o.ref}`] = {
+    asset: 'rpi5-boot', version: o.ref, sha256: '', trust, source: o.from ?? `${RPI_FIRMWARE_RAW}/${o.ref}/boot`,
+    fetched_at: new Date().toISOString(), files: [`rpi5/${o.ref}/`], root: 'firmware',
+  }
+  writeAssetsFile(roots, state)
+  const notes = trust === 'none' ? [`${o.ref} is a branch: the files are not pinned (give --ref with a tag or commit to record and check their hashes)`] : []
+  return { asset: 'rpi5-boot', version: o.ref, sha256: '', trust, installed: join(base, o.ref), notes }
+}
+
+export function rpi5Current(firmwareRoot: string): string | null {
+  return readLink(join(firmwareRoot, 'rpi5', 'current'))
+}
