@@ -11,4 +11,6 @@ export const EXIT = {
   REMOTE: 4,
   /** a power action (on, off, cycle) failed */
   POWER: 5,
+  /** bootlab fetch: a download, verification or unpack failed (nothing was put in place) */
+  FETCH: 6,
 } as const

@@ -10,6 +10,9 @@ import { statusCommand } from './status.js'
 import { assignCommand } from './assign.js'
 import { powerCommand } from './power.js'
 import { demoCommand } from './demo.js'
+import { fetchCommand } from './fetch.js'
+import { imagesCommand } from './images.js'
+import { initCommand } from './init.js'
 
 export function program(): Command {
   const p = new Command('bootlab')
@@ -24,6 +27,9 @@ export function program(): Command {
   p.addCommand(assignCommand())
   p.addCommand(powerCommand())
   p.addCommand(demoCommand())
+  p.addCommand(fetchCommand())
+  p.addCommand(imagesCommand())
+  p.addCommand(initCommand())
   // commands added with addCommand do not inherit exitOverride: usage errors must exit 2 everywhere
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override) }
   override(p)
