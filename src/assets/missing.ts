@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config, Machine } from '../config/types.js'
 import { DEFAULT_FILES } from '../dhcp/index.js'
-import { PFTF_REQUIRED, rpi4UefiDir } from './rpi4-uefi.js'
+import { PFTF_REQUIRED, pftfMissing, rpi4UefiDir } from './rpi4-uefi.js'
 import { RPI5_FILES, rpi5BootDir } from './rpi5.js'
 
 export interface MissingAsset {
@@ -41,10 +41,10 @@ export function profileImagePaths(p: { kernel?: string | undefined; initrd?: str
 export function missingAssets(cfg: Config): MissingAsset[] {
   const fw = cfg.server.paths.firmware
   const found = new Map<string, MissingAsset>()
-  const need = (what: string, path: string, fetch: string, by: string): void => {
+  const need = (what: string, path: string, fetch: string, by: string, known = false): void => {
     const have = found.get(path)
     if (have) { if (!have.needed_by.includes(by)) have.needed_by.push(by); return }
-    if (existsSync(path)) return
+    if (!known && existsSync(path)) return
     found.set(path, { what, path, fetch, needed_by: [by] })
   }
   const arm64Loader = (by: string): void => {
@@ -58,7 +58,8 @@ export function missingAssets(cfg: Config): MissingAsset[] {
     if (arch === 'rpi4') {
       const dir = rpi4UefiDir(fw, m.firmware)
       const cmd = m.firmware ? `bootlab fetch rpi4-uefi --version ${m.firmware}` : 'bootlab fetch rpi4-uefi'
-      for (const f of PFTF_REQUIRED) need(`pftf RPi4 UEFI ${m.firmware ?? 'current'}: ${f}`, join(dir, f), cmd, by)
+      const absent = pftfMissing(dir)
+      if (absent.length || found.has(dir)) need(`pftf RPi4 UEFI ${m.firmware ?? 'current'}${absent.length < PFTF_REQUIRED.length ? ` (no ${absent.join(', ')})` : ''}`, dir, cmd, by, true)
       arm64Loader(by)
     } else if (arch === 'rpi5') {
       for (const f of RPI5_FILES.slice(0, 1)) need(`Raspberry Pi 5 boot files: ${f}`, join(rpi5BootDir(fw), f), 'bootlab fetch rpi5-boot', by)

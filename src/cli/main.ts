@@ -18,6 +18,8 @@ export function program(): Command {
   const p = new Command('bootlab')
     .description('netboot server for homelabs: DHCP (proxy or full), TFTP, HTTP, PoE power-cycling')
     .version(version)
+    // root options only before the subcommand: `bootlab fetch rpi4-uefi --version v1.38` is the subcommand's
+    .enablePositionalOptions()
     .exitOverride()
   p.addCommand(serveCommand())
   p.addCommand(checkCommand())
