@@ -80,29 +80,35 @@ export function findPackage(packages: string, name: string): DebPackage | null {
   return best
 }
 
-/** dpkg version order, simplified (epoch, then upstream/revision compared by digit and non-digit runs, ~ first). */
+/** dpkg's version order: epoch, then upstream version, then Debian revision (after the last "-"). */
 export function compareVersions(a: string, b: string): number {
-  const split = (v: string): [number, string] => {
+  const split = (v: string): [number, string, string] => {
     const i = v.indexOf(':')
-    return i > 0 ? [Number(v.slice(0, i)) || 0, v.slice(i + 1)] : [0, v]
+    const epoch = i > 0 ? Number(v.slice(0, i)) || 0 : 0
+    const rest = i > 0 ? v.slice(i + 1) : v
+    const d = rest.lastIndexOf('-')
+    return d > 0 ? [epoch, rest.slice(0, d), rest.slice(d + 1)] : [epoch, rest, '']
   }
-  const [ea, ra] = split(a)
-  const [eb, rb] = split(b)
-  if (ea !== eb) return ea - eb
-  const order = (c: string): number => (c === '~' ? -1 : /[A-Za-z]/.test(c) ? c.charCodeAt(0) : c.charCodeAt(0) + 256)
+  const [ea, ua, ra] = split(a)
+  const [eb, ub, rb] = split(b)
+  return ea !== eb ? ea - eb : compareFragment(ua, ub) || compareFragment(ra, rb)
+}
+
+/** dpkg's verrevcmp: alternating non-digit runs (~ first, then end, letters, others) and numbers. */
+function compareFragment(a: string, b: string): number {
+  const order = (c: string | undefined): number => (c === undefined || /\d/.test(c) ? 0 : c === '~' ? -1 : /[A-Za-z]/.test(c) ? c.charCodeAt(0) : c.charCodeAt(0) + 256)
   let i = 0
   let j = 0
-  while (i < ra.length || j < rb.length) {
-    while ((i < ra.length && !/\d/.test(ra[i]!)) || (j < rb.length && !/\d/.test(rb[j]!))) {
-      const ca = i < ra.length && !/\d/.test(ra[i]!) ? order(ra[i]!) : 0
-      const cb = j < rb.length && !/\d/.test(rb[j]!) ? order(rb[j]!) : 0
-      if (ca !== cb) return ca - cb
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !/\d/.test(a[i]!)) || (j < b.length && !/\d/.test(b[j]!))) {
+      const d = order(a[i]) - order(b[j])
+      if (d !== 0) return d
       i++; j++
     }
     let na = ''
     let nb = ''
-    while (i < ra.length && /\d/.test(ra[i]!)) na += ra[i++]
-    while (j < rb.length && /\d/.test(rb[j]!)) nb += rb[j++]
+    while (i < a.length && /\d/.test(a[i]!)) na += a[i++]
+    while (j < b.length && /\d/.test(b[j]!)) nb += b[j++]
     const d = Number(na || 0) - Number(nb || 0)
     if (d !== 0) return d
   }

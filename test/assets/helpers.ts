@@ -110,3 +110,64 @@ export async function startFileServer(root: string): Promise<FileServer> {
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()) }),
   }
 }
+
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
+import { tmpdir } from 'node:os'
+
+/** Builds a .deb with dpkg-deb from `files` (path inside the package → content). */
+export function buildDeb(out: string, pkg: string, version: string, arch: string, files: Record<string, Buffer | string>): Buffer {
+  const work = mkdtempSync(join(tmpdir(), 'bootlab-deb-'))
+  try {
+    mkdirSync(join(work, 'DEBIAN'))
+    writeFileSync(join(work, 'DEBIAN', 'control'), `Package: ${pkg}\nVersion: ${version}\nArchitecture: ${arch}\nMaintainer: test <t@example.invalid>\nDescription: test package\n`)
+    for (const [p, data] of Object.entries(files)) {
+      mkdirSync(join(work, p, '..'), { recursive: true })
+      writeFileSync(join(work, p), data)
+    }
+    execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', work, out], { stdio: 'ignore' })
+    return readFileSync(out)
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+export interface DebInRepo { pkg: string; version: string; arch: string; deb: Buffer; filename: string }
+
+/** Packages stanzas for the debs (plus a decoy package), as Packages, Packages.gz and Packages.xz. */
+export function writePackages(dir: string, debs: DebInRepo[]): Record<string, Buffer> {
+  const text = [
+    'Package: decoy\nVersion: 1\nArchitecture: all\nFilename: pool/main/d/decoy/decoy_1_all.deb\nSize: 3\nSHA256: ' + '1'.repeat(64) + '\n',
+    ...debs.map((d) => `Package: ${d.pkg}\nVersion: ${d.version}\nArchitecture: ${d.arch}\nMaintainer: test\nFilename: ${d.filename}\nSize: ${d.deb.length}\nSHA256: ${sha256(d.deb)}\nDescription: test\n multi-line\n`),
+  ].join('\n')
+  mkdirSync(dir, { recursive: true })
+  const plain = Buffer.from(text)
+  writeFileSync(join(dir, 'Packages'), plain)
+  writeFileSync(join(dir, 'Packages.gz'), gzipSync(plain))
+  execFileSync('xz', ['-k', '-f', join(dir, 'Packages')])
+  return { Packages: plain, 'Packages.gz': gzipSync(plain), 'Packages.xz': readFileSync(join(dir, 'Packages.xz')) }
+}
+
+export function releaseText(codename: string, files: Record<string, Buffer>): string {
+  return `Origin: Debian\nLabel: Debian\nSuite: stable\nCodename: ${codename}\nDate: Sat, 01 Nov 2026 10:00:00 UTC\nArchitectures: all amd64 arm64\nComponents: main\nSHA256:\n${Object.entries(files).map(([p, b]) => ` ${sha256(b)} ${String(b.length).padStart(9)} ${p}`).join('\n')}\n`
+}
+
+export interface Gpg { home: string; keyring: string; clearsign(inFile: string, outFile: string): void; cleanup(): void }
+
+/** A throwaway OpenPGP key (ed25519) in its own GNUPGHOME; cleanup stops that home's agent. */
+export function throwawayGpg(name: string): Gpg {
+  const home = mkdtempSync(join(tmpdir(), 'bootlab-gpg-'))
+  const gpg = (...args: string[]): void => { execFileSync('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { stdio: 'ignore' }) }
+  gpg('--quick-gen-key', `${name} <test@example.invalid>`, 'ed25519', 'sign', 'never')
+  const keyring = join(home, 'export.gpg')
+  execFileSync('gpg', ['--homedir', home, '--batch', '--yes', '--output', keyring, '--export'], { stdio: 'ignore' })
+  return {
+    home, keyring,
+    clearsign: (inFile, outFile) => gpg('--yes', '--digest-algo', 'SHA256', '--output', outFile, '--clearsign', inFile),
+    cleanup: () => {
+      try { execFileSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { stdio: 'ignore' }) } catch { /* no agent */ }
+      rmSync(home, { recursive: true, force: true })
+    },
+  }
+}
