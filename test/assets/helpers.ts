@@ -153,7 +153,7 @@ export function releaseText(codename: string, files: Record<string, Buffer>): st
   return `Origin: Debian\nLabel: Debian\nSuite: stable\nCodename: ${codename}\nDate: Sat, 01 Nov 2026 10:00:00 UTC\nArchitectures: all amd64 arm64\nComponents: main\nSHA256:\n${Object.entries(files).map(([p, b]) => ` ${sha256(b)} ${String(b.length).padStart(9)} ${p}`).join('\n')}\n`
 }
 
-export interface Gpg { home: string; keyring: string; clearsign(inFile: string, outFile: string): void; cleanup(): void }
+export interface Gpg { home: string; keyring: string; clearsign(inFile: string, outFile: string): void; detachSign(inFile: string, outFile: string): void; cleanup(): void }
 
 /** A throwaway OpenPGP key (ed25519) in its own GNUPGHOME; cleanup stops that home's agent. */
 export function throwawayGpg(name: string): Gpg {
@@ -165,6 +165,7 @@ export function throwawayGpg(name: string): Gpg {
   return {
     home, keyring,
     clearsign: (inFile, outFile) => gpg('--yes', '--digest-algo', 'SHA256', '--output', outFile, '--clearsign', inFile),
+    detachSign: (inFile, outFile) => gpg('--yes', '--digest-algo', 'SHA256', '--output', outFile, '--detach-sign', inFile),
     cleanup: () => {
       try { execFileSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { stdio: 'ignore' }) } catch { /* no agent */ }
       rmSync(home, { recursive: true, force: true })
