@@ -9,9 +9,7 @@ import { createLab, isRoot, type Lab } from '../helpers/netns.js'
 
 const cli = [process.execPath, '--import', 'tsx', resolve('src/cli/main.ts')]
 
-if (!isRoot()) {
-  t.skip('needs root (network namespaces)')
-} else {
+t.test('bootlab init in a namespace', { skip: !isRoot() && 'needs root (network namespaces)' }, async (t) => {
   let lab: Lab
   t.before(async () => {
     lab = await createLab({ hosts: { srv: 10, gw: 1 }, subnet: '10.93.7' })
@@ -27,7 +25,7 @@ if (!isRoot()) {
     t.equal(r.code, 0, r.stderr)
     t.match(r.stdout, /detected: interface net0, address 10\.93\.7\.10\/24, router 10\.93\.7\.1/)
     t.match(r.stdout, new RegExp(`would write  config ${root}/etc/bootlab/bootlab\\.yaml`))
-    t.match(r.stdout, /would skip   system user bootlab \(--root/)
+    t.match(r.stdout, /would skip {3}system user bootlab \(--root/)
     t.notOk(existsSync(join(root, 'etc')), 'nothing written')
     const j = await lab.exec('srv', [...cli, 'init', '--root', root, '--dry-run', '--json'])
     const plan = JSON.parse(j.stdout) as { network: { interface: string; router: string }; steps: Array<{ kind: string; path?: string }> }
@@ -62,7 +60,7 @@ if (!isRoot()) {
     writeFileSync(join(root, 'etc/bootlab/bootlab.yaml'), 'server: { dhcp: { mode: off }, unknown: ignore }\n')
     const r = await lab.exec('srv', [...cli, 'init', '--root', root])
     t.equal(r.code, 0, r.stderr)
-    t.match(r.stdout, /kept   .*bootlab\.yaml \(not replaced\)/)
+    t.match(r.stdout, /kept {3}.*bootlab\.yaml \(not replaced\)/)
     t.equal(readFileSync(join(root, 'etc/bootlab/bootlab.yaml'), 'utf8'), 'server: { dhcp: { mode: off }, unknown: ignore }\n')
     const f = await lab.exec('srv', [...cli, 'init', '--root', root, '--force'])
     t.equal(f.code, 0, f.stderr)
@@ -77,4 +75,4 @@ if (!isRoot()) {
     t.equal(ok.code, 0, ok.stderr)
     t.match(ok.stdout, /interface net0, address 10\.93\.7\.1\/24, router none/)
   })
-}
+})
