@@ -1,0 +1,41 @@
+// bootlab fetch rpi5-boot from a local folder laid out like raspberrypi/firmware's boot/.
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RPI5_FILES } from '../../src/assets/rpi5.js'
+
+interface Run { code: number; stdout: string; stderr: string }
+const bootlab = (...args: string[]): Promise<Run> => new Promise((resolve) => {
+  execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000 },
+    (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
+})
+const tmp = (p: string): string => { const d = mkdtempSync(join(tmpdir(), p)); t.teardown(() => rmSync(d, { recursive: true, force: true })); return d }
+
+t.test('a tag is pinned on first use; a changed file is refused later; current points at the ref', async (t) => {
+  const boot = tmp('bootlab-rpi5-')
+  mkdirSync(join(boot, 'overlays'))
+  for (const f of [...RPI5_FILES, 'overlays/disable-bt-pi5.dtbo']) writeFileSync(join(boot, f), `dtb ${f}`)
+  const state = tmp('bootlab-state-')
+  const r = await bootlab('fetch', 'rpi5-boot', '--ref', '1.20250915', '--overlay', 'disable-bt-pi5', '--state-dir', state, '--from', boot)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /tofu-recorded/)
+  const dir = join(state, 'firmware', 'rpi5')
+  t.equal(readlinkSync(join(dir, 'current')), '1.20250915')
+  t.equal(readFileSync(join(dir, '1.20250915', 'bcm2712-rpi-5-b.dtb'), 'utf8'), 'dtb bcm2712-rpi-5-b.dtb')
+  t.ok(existsSync(join(dir, '1.20250915', 'overlays', 'disable-bt-pi5.dtbo')))
+  const again = await bootlab('fetch', 'rpi5-boot', '--ref', '1.20250915', '--state-dir', state, '--from', boot)
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stdout, /tofu-verified/)
+  writeFileSync(join(boot, 'bcm2712-rpi-500.dtb'), 'changed')
+  const bad = await bootlab('fetch', 'rpi5-boot', '--ref', '1.20250915', '--state-dir', state, '--from', boot)
+  t.equal(bad.code, 6)
+  t.match(bad.stderr, /bcm2712-rpi-500\.dtb: SHA-256 mismatch/)
+  t.equal(readFileSync(join(dir, '1.20250915', 'bcm2712-rpi-500.dtb'), 'utf8'), 'dtb bcm2712-rpi-500.dtb', 'installed set untouched')
+  const branch = await bootlab('fetch', 'rpi5-boot', '--state-dir', state, '--from', boot)
+  t.equal(branch.code, 0, branch.stderr)
+  t.match(branch.stderr, /stable is a branch: the files are not pinned/)
+  const junk = await bootlab('fetch', 'rpi5-boot', '--overlay', '../x', '--state-dir', state, '--from', boot)
+  t.equal(junk.code, 6)
+})
