@@ -1,19 +1,12 @@
 // bootlab fetch ipxe / grub-arm64 from a Debian-shaped archive served on 127.0.0.1: InRelease signed
 // with a throwaway key (gpgv checks it), Packages hashes, .debs built with dpkg-deb.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { buildDeb, releaseText, sha256, startFileServer, throwawayGpg, writePackages } from './helpers.js'
+import { buildDeb, releaseText, sha256, startFileServer, throwawayGpg, writePackages, bootlab, tmpDir } from './helpers.js'
 import { unpackDeb, compareVersions, findPackage } from '../../src/assets/debian.js'
 
-interface Run { code: number; stdout: string; stderr: string }
-const bootlab = (...args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000, env: { ...process.env, BOOTLAB_FETCH_RETRY_MS: '0' } },
-    (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
-})
-const tmp = (p: string): string => { const d = mkdtempSync(join(tmpdir(), p)); t.teardown(() => rmSync(d, { recursive: true, force: true })); return d }
+const tmp = (p: string): string => tmpDir(t, p)
 
 const mirror = tmp('bootlab-mirror-')
 const gpg = throwawayGpg('bootlab test archive')

@@ -1,19 +1,11 @@
 // bootlab fetch rpi4-uefi against a file server on 127.0.0.1 that this test starts (no internet).
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pftfZip, sha256, startFileServer } from './helpers.js'
+import { makeZip, pftfZip, sha256, startFileServer, bootlab, tmpDir } from './helpers.js'
 
-interface Run { code: number; stdout: string; stderr: string }
-const bootlab = (...args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000, env: { ...process.env, BOOTLAB_FETCH_RETRY_MS: '0' } },
-    (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
-})
 
-const served = mkdtempSync(join(tmpdir(), 'bootlab-served-'))
-t.teardown(() => rmSync(served, { recursive: true, force: true }))
+const served = tmpDir(t, 'bootlab-served-')
 const server = await startFileServer(served)
 t.teardown(() => server.close())
 const publish = (version: string, tag = version): Buffer => {
@@ -21,7 +13,7 @@ const publish = (version: string, tag = version): Buffer => {
   writeFileSync(join(served, `RPi4_UEFI_Firmware_${version}.zip`), z)
   return z
 }
-const freshState = (): string => { const d = mkdtempSync(join(tmpdir(), 'bootlab-state-')); t.teardown(() => rmSync(d, { recursive: true, force: true })); return d }
+const freshState = (): string => tmpDir(t, 'bootlab-state-')
 
 t.test('happy path: unpacked, current switched, hash recorded (TOFU), then checked on the next fetch', async (t) => {
   const zip = publish('v1.50')
@@ -99,8 +91,7 @@ t.test('an unknown version needs --sha256', async (t) => {
 })
 
 t.test('--from DIR reads <DIR>/<upstream file name>; a zip that is not a pftf release is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bootlab-offline-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tmpDir(t, 'bootlab-offline-')
   const zip = pftfZip('offline')
   writeFileSync(join(dir, 'RPi4_UEFI_Firmware_v1.42.zip'), zip)
   const state = freshState()
@@ -109,7 +100,6 @@ t.test('--from DIR reads <DIR>/<upstream file name>; a zip that is not a pftf re
   t.match(r.stdout, new RegExp(sha256(zip)))
   t.equal(readFileSync(join(state, 'firmware', 'rpi4-uefi', 'v1.42', 'Readme.md'), 'utf8'), 'pftf offline\n')
 
-  const { makeZip } = await import('./helpers.js')
   writeFileSync(join(dir, 'RPi4_UEFI_Firmware_v1.43.zip'), makeZip([{ name: 'RPI_EFI.fd', data: Buffer.from('x') }]))
   const bad = await bootlab('fetch', 'rpi4-uefi', '--version', 'v1.43', '--state-dir', state, '--from', dir)
   t.equal(bad.code, 6)

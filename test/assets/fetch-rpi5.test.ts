@@ -1,17 +1,11 @@
 // bootlab fetch rpi5-boot from a local folder laid out like raspberrypi/firmware's boot/.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { bootlab, tmpDir } from './helpers.js'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RPI5_FILES } from '../../src/assets/rpi5.js'
 
-interface Run { code: number; stdout: string; stderr: string }
-const bootlab = (...args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000 },
-    (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
-})
-const tmp = (p: string): string => { const d = mkdtempSync(join(tmpdir(), p)); t.teardown(() => rmSync(d, { recursive: true, force: true })); return d }
+const tmp = (p: string): string => tmpDir(t, p)
 
 t.test('a tag is pinned on first use; a changed file is refused later; current points at the ref', async (t) => {
   const boot = tmp('bootlab-rpi5-')

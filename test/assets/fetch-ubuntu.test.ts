@@ -1,19 +1,13 @@
 // bootlab fetch ubuntu 24.04 against a release folder served on 127.0.0.1: SHA256SUMS (optionally
 // signed with a throwaway key), a netboot tarball built with tar, a stand-in ISO.
 import t from 'tap'
-import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { sha256, startFileServer, throwawayGpg } from './helpers.js'
+import { sha256, startFileServer, throwawayGpg, bootlab, tmpDir } from './helpers.js'
 import { newestListed, parseSha256Sums } from '../../src/assets/ubuntu.js'
 
-interface Run { code: number; stdout: string; stderr: string }
-const bootlab = (...args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000, env: { ...process.env, BOOTLAB_FETCH_RETRY_MS: '0' } },
-    (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
-})
-const tmp = (p: string): string => { const d = mkdtempSync(join(tmpdir(), p)); t.teardown(() => rmSync(d, { recursive: true, force: true })); return d }
+const tmp = (p: string): string => tmpDir(t, p)
 
 const rel = tmp('bootlab-ubuntu-')
 const build = tmp('bootlab-netboot-')

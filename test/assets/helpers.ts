@@ -172,3 +172,22 @@ export function throwawayGpg(name: string): Gpg {
     },
   }
 }
+
+import { execFile } from 'node:child_process'
+
+export interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs bootlab's CLI from the sources (asynchronously: the test's own server keeps answering). */
+export function bootlab(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000, env: { ...process.env, BOOTLAB_FETCH_RETRY_MS: '0' } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
+  })
+}
+
+/** A temporary folder removed when the test `t` ends. */
+export function tmpDir(t: { teardown(fn: () => void): void }, prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}

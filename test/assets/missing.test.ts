@@ -1,22 +1,15 @@
 // What configured machines and profiles need that is missing: bootlab check warns with the fetch
 // command, bootlab images lists it, and the warnings go away once the files are there.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { bootlab, tmpDir } from './helpers.js'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
 import { missingAssets, fetchHintForImage } from '../../src/assets/missing.js'
 import { PFTF_REQUIRED } from '../../src/assets/rpi4-uefi.js'
 
-interface Run { code: number; stdout: string; stderr: string }
-const bootlab = (...args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { timeout: 120_000 },
-    (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
-})
 
-const dir = mkdtempSync(join(tmpdir(), 'bootlab-missing-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const dir = tmpDir(t, 'bootlab-missing-')
 const cfgFile = join(dir, 'bootlab.yaml')
 writeFileSync(cfgFile, `
 server:

@@ -1,12 +1,11 @@
 import t from 'tap'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { extractZip, readZipEntries, readZipEntry, safeRelativePath, crc32, ZipError } from '../../src/assets/zip.js'
-import { makeZip, pftfZip } from './helpers.js'
+import { makeZip, pftfZip, tmpDir } from './helpers.js'
 
-const tmp = (): string => { const d = mkdtempSync(join(tmpdir(), 'bootlab-zip-')); t.teardown(() => rmSync(d, { recursive: true, force: true })); return d }
+const tmp = (): string => tmpDir(t, 'bootlab-zip-')
 
 t.test('a pftf-shaped zip extracts with every file intact', async (t) => {
   const dir = tmp()
