@@ -162,6 +162,9 @@ export async function fetchDeb(pkg: string, arch: string, src: DebianSource, cac
     release = await verifyInRelease(inRelease, src.keyring ?? DEBIAN_KEYRING)
     const f = parseStanza(release)
     if (f.get('Suite') !== src.suite && f.get('Codename') !== src.suite) throw new FetchError(`InRelease is for ${f.get('Codename') ?? f.get('Suite')}, not ${src.suite}`)
+    // a mirror replaying an old signed InRelease (with known-bad packages) is caught by Valid-Until where the archive sets it
+    const until = f.get('Valid-Until')
+    if (until && !(Date.parse(until) > Date.now())) throw new FetchError(`InRelease of ${src.suite} expired (Valid-Until: ${until}): the mirror is stale or replaying an old file`)
   } else {
     release = readFileSync(inRelease, 'utf8')
   }

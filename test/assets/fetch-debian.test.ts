@@ -84,6 +84,18 @@ t.test('a .deb that does not match Packages is refused; --sha256 pins the .deb i
   t.equal(readFileSync(join(state, 'firmware', 'ipxe', 'ipxe.efi'), 'utf8'), 'evil', 'the pinned build (the user vouched for it)')
 })
 
+t.test('an expired InRelease (Valid-Until in the past) or one for another suite is refused', async (t) => {
+  for (const [name, text] of [['expired', releaseText('trixie', listed, 'Sat, 01 Nov 2025 10:00:00 UTC')], ['other suite', releaseText('bookworm', listed)]] as const) {
+    const other = tmp('bootlab-mirror3-')
+    mkdirSync(join(other, 'dists/trixie'), { recursive: true })
+    writeFileSync(join(other, 'Release'), text)
+    gpg.clearsign(join(other, 'Release'), join(other, 'dists/trixie/InRelease'))
+    const r = await bootlab('fetch', 'ipxe', '--state-dir', tmp('bootlab-state-'), '--from', other, '--keyring', gpg.keyring)
+    t.equal(r.code, 6, name)
+    t.match(r.stderr, name === 'expired' ? /expired \(Valid-Until/ : /InRelease is for bookworm, not trixie/, name)
+  }
+})
+
 t.test('grub-arm64: the network image and module folder from the arm64 Packages', async (t) => {
   const state = tmp('bootlab-state-')
   const r = await bootlab('fetch', 'grub-arm64', '--state-dir', state, '--from', server.url, '--keyring', gpg.keyring)

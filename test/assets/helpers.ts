@@ -149,8 +149,8 @@ export function writePackages(dir: string, debs: DebInRepo[]): Record<string, Bu
   return { Packages: plain, 'Packages.gz': gzipSync(plain), 'Packages.xz': readFileSync(join(dir, 'Packages.xz')) }
 }
 
-export function releaseText(codename: string, files: Record<string, Buffer>): string {
-  return `Origin: Debian\nLabel: Debian\nSuite: stable\nCodename: ${codename}\nDate: Sat, 01 Nov 2026 10:00:00 UTC\nArchitectures: all amd64 arm64\nComponents: main\nSHA256:\n${Object.entries(files).map(([p, b]) => ` ${sha256(b)} ${String(b.length).padStart(9)} ${p}`).join('\n')}\n`
+export function releaseText(codename: string, files: Record<string, Buffer>, validUntil?: string): string {
+  return `Origin: Debian\nLabel: Debian\nSuite: stable\nCodename: ${codename}\nDate: Sat, 01 Nov 2026 10:00:00 UTC\n${validUntil ? `Valid-Until: ${validUntil}\n` : ''}Architectures: all amd64 arm64\nComponents: main\nSHA256:\n${Object.entries(files).map(([p, b]) => ` ${sha256(b)} ${String(b.length).padStart(9)} ${p}`).join('\n')}\n`
 }
 
 export interface Gpg { home: string; keyring: string; clearsign(inFile: string, outFile: string): void; detachSign(inFile: string, outFile: string): void; cleanup(): void }
