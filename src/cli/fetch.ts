@@ -9,7 +9,8 @@ import { fetchRpi4Uefi, PFTF_DEFAULT, PFTF_KNOWN, type FetchOutcome } from '../a
 import { fetchIpxe, fetchGrubArm64 } from '../assets/loaders.js'
 import { fetchUbuntu, UBUNTU_RELEASES, type UbuntuArch } from '../assets/ubuntu.js'
 import { fetchRpi5Boot, RPI5_DEFAULT_REF } from '../assets/rpi5.js'
-import type { AssetRoots } from '../assets/layout.js'
+import { downloadsDir, type AssetRoots } from '../assets/layout.js'
+import { withFetchLock } from '../assets/lock.js'
 
 interface CommonFlags extends RootFlags {
   from?: string
@@ -35,7 +36,7 @@ function ctxFor(o: CommonFlags): FetchContext {
 async function runFetch(o: CommonFlags, fn: (roots: AssetRoots, ctx: FetchContext) => Promise<FetchOutcome>): Promise<never> {
   try {
     const { roots } = await resolveRoots(o)
-    const r = await fn(roots, ctxFor(o))
+    const r = await withFetchLock(downloadsDir(roots), () => fn(roots, ctxFor(o)))
     for (const n of r.notes) process.stderr.write(`note: ${n}\n`)
     process.stdout.write(`fetched ${r.asset} ${r.version}${r.sha256 ? ` (sha256 ${r.sha256}, ${r.trust})` : ` (${r.trust})`} → ${r.installed}\n`)
     process.exit(EXIT.OK)
