@@ -1,6 +1,6 @@
 // bootlab fetch rpi4-uefi against a file server on 127.0.0.1 that this test starts (no internet).
 import t from 'tap'
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeZip, pftfZip, sha256, startFileServer, bootlab, tmpDir } from './helpers.js'
 
