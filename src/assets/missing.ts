@@ -89,3 +89,10 @@ export function missingAssets(cfg: Config): MissingAsset[] {
 export function formatMissing(m: MissingAsset): string {
   return `missing ${m.path} (${m.what}; needed by ${m.needed_by.join(', ')}): ${m.fetch}`
 }
+
+/** For `serve` at start (and after a reload): one warning per missing file; returns how many. */
+export function logMissingAssets(cfg: Config, log: { warn(obj: object, msg: string): void }): number {
+  const missing = missingAssets(cfg)
+  for (const m of missing) log.warn({ path: m.path, needed_by: m.needed_by, fetch: m.fetch }, `missing boot file: ${m.what} (run: ${m.fetch})`)
+  return missing.length
+}

@@ -5,7 +5,7 @@ import { bootlab, tmpDir } from './helpers.js'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
-import { missingAssets, fetchHintForImage } from '../../src/assets/missing.js'
+import { missingAssets, fetchHintForImage, logMissingAssets } from '../../src/assets/missing.js'
 import { PFTF_REQUIRED } from '../../src/assets/rpi4-uefi.js'
 
 
@@ -49,6 +49,9 @@ t.test('everything missing: one entry per file with the command that fetches it'
   t.equal(by(join(images, 'ubuntu-24.04', 'ubuntu-24.04-live-server-arm64.iso'))?.fetch, 'bootlab fetch ubuntu 24.04 --arch arm64', 'the ISO named in the command line')
   t.match(by(join(images, 'mine', 'vmlinuz'))?.fetch, /copy the file/)
   t.equal(m.length, 9)
+  const lines: Array<{ obj: object; msg: string }> = []
+  t.equal(logMissingAssets(r.config, { warn: (obj, msg) => lines.push({ obj, msg }) }), 9)
+  t.match(lines[0], { obj: { fetch: 'bootlab fetch rpi4-uefi', needed_by: ['machine pi-01'] }, msg: /missing boot file: pftf RPi4 UEFI current \(run: bootlab fetch rpi4-uefi\)/ })
   const check = await bootlab('check', '--config', cfgFile)
   t.equal(check.code, 0, 'missing files are warnings, the config is valid')
   t.match(check.stderr, /warning: missing .*rpi4-uefi\/v1\.38 .*: bootlab fetch rpi4-uefi --version v1\.38/)
