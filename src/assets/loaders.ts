@@ -11,8 +11,8 @@ import type { FetchOutcome } from './rpi4-uefi.js'
 export const DEBIAN_SUITE = 'trixie'
 
 /**
- * Debian trixie's `ipxe` (Architecture: all) → firmware/ipxe/. Debian's ipxe-arm64.efi is the
- * full arm64 build (native drivers plus the SNP driver the pftf firmware provides).
+ * Debian trixie's `ipxe` (Architecture: all) → firmware/ipxe/. Debian ships no SNP-only arm64
+ * build: its ipxe-arm64.efi (the full build) goes where DEFAULT_FILES points arm64 UEFI clients.
  */
 export const IPXE_FILES: ReadonlyArray<{ from: string; to: string }> = [
   { from: 'usr/lib/ipxe/ipxe-amd64.efi', to: DEFAULT_FILES.x64Ipxe },
