@@ -24,18 +24,10 @@ t.test('fetched pftf release and loader served over TFTP', async (t) => {
   const port = await freePort()
   const tftpPort = await freePort()
   const file = join(dir, 'bootlab.yaml')
-  writeFileSync(file, `
-server:
-  advertise: 127.0.0.1
-  http: { port: ${port}, listen: 127.0.0.1 }
-  tftp: { port: ${tftpPort}, listen: 127.0.0.1 }
-  dhcp: { mode: off }
-  unknown: ignore
-  state_dir: state
-profiles:
-  local: { boot: local }
-machines:
-  pi-08: { mac: "dc:a6:32:00:00:08", serial: 1a2b3c08, arch: rpi4, profile: local }
+  writeFileSync(file, `# loopback only, no DHCP
+server: { advertise: 127.0.0.1, http: { port: ${port}, listen: 127.0.0.1 }, tftp: { port: ${tftpPort}, listen: 127.0.0.1 }, dhcp: { mode: off }, unknown: ignore, state_dir: state }
+profiles: { local: { boot: local } }
+machines: { pi-08: { mac: "dc:a6:32:00:00:08", serial: 1a2b3c08, arch: rpi4, profile: local } }
 `)
   const check = await bootlab('check', '--config', file)
   t.equal(check.code, 0)
