@@ -2,8 +2,8 @@
 // PID), with a redirect and a resumed partial download (its access log shows the Range request).
 import t from 'tap'
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, readlinkSync, writeFileSync, existsSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { bootlab, pftfZip, sha256, tmpDir } from './helpers.js'
 
@@ -37,7 +37,12 @@ http {
 `)
   const nginx: ChildProcess = spawn('nginx', ['-p', dir, '-c', conf], { stdio: 'ignore' })
   t.teardown(() => { if (nginx.exitCode === null) nginx.kill('SIGTERM') })
-  for (let i = 0; i < 100 && !existsSync(join(dir, 'nginx.pid')); i++) await new Promise((r) => setTimeout(r, 50))
+  // ready when it accepts connections (bounded: 20 s)
+  const accepts = (): Promise<boolean> => new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1', () => { c.destroy(); resolve(true) })
+    c.on('error', () => resolve(false))
+  })
+  for (let i = 0; i < 200 && !(await accepts()); i++) await new Promise((r) => setTimeout(r, 100))
 
   const state = tmpDir(t, 'bootlab-state-')
   const half = Math.floor(zip.length / 2)
