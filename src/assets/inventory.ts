@@ -7,7 +7,7 @@ import { DEFAULT_FILES } from '../dhcp/index.js'
 import { sha256File } from './download.js'
 import { readAssetsFile, readLink, type AssetRoots, type AssetRecord } from './layout.js'
 import { profileImagePaths } from './missing.js'
-import { VERSION_RE } from './rpi4-uefi.js'
+import { VERSION_RE, pftfVersionName } from './rpi4-uefi.js'
 
 export interface InventoryItem {
   kind: 'rpi4-uefi' | 'loader' | 'image' | 'rpi5-boot'
@@ -55,7 +55,7 @@ export async function inventory(roots: AssetRoots, cfg: Config | null): Promise<
   if (existsSync(pftf)) {
     for (const v of readdirSync(pftf).filter((d) => VERSION_RE.test(d)).sort()) {
       const rec = records[`rpi4-uefi/${v}`]
-      const used = machines.filter((m) => m.arch === 'rpi4' && (m.firmware ? m.firmware === v : v === current)).map((m) => `machine ${m.name}`)
+      const used = machines.filter((m) => m.arch === 'rpi4' && (m.firmware ? pftfVersionName(m.firmware) === v : v === current)).map((m) => `machine ${m.name}`)
       items.push({ kind: 'rpi4-uefi', name: `rpi4-uefi/${v}`, path: join(pftf, v), bytes: sizeOf(join(pftf, v)), version: v, sha256: rec?.sha256 ?? null, trust: rec?.trust ?? null, current: v === current, used_by: used })
     }
   }
@@ -85,14 +85,11 @@ export async function inventory(roots: AssetRoots, cfg: Config | null): Promise<
     items.push({ kind: 'image', name: rel, path, bytes: sizeOf(path), version: rec ? `${rec.asset} ${rec.version}` : null, sha256: await fileHash(path), trust: rec?.trust ?? null, used_by: used })
   }
 
-  // Pi 5 boot files
+  // Pi 5 boot files (one set, in firmware/rpi5/)
   const rpi5 = join(roots.firmware, 'rpi5')
-  const cur5 = readLink(join(rpi5, 'current'))
   if (existsSync(rpi5)) {
-    for (const ref of readdirSync(rpi5).filter((d) => !d.startsWith('.') && d !== 'current').sort()) {
-      const rec = records[`rpi5-boot/${ref}`]
-      items.push({ kind: 'rpi5-boot', name: `rpi5/${ref}`, path: join(rpi5, ref), bytes: sizeOf(join(rpi5, ref)), version: ref, sha256: null, trust: rec?.trust ?? null, current: ref === cur5, used_by: machines.filter((m) => (m.arch as string) === 'rpi5').map((m) => `machine ${m.name}`) })
-    }
+    const rec = records['rpi5-boot']
+    items.push({ kind: 'rpi5-boot', name: 'rpi5/', path: rpi5, bytes: sizeOf(rpi5), version: rec?.version ?? null, sha256: null, trust: rec?.trust ?? null, used_by: machines.filter((m) => (m.arch as string) === 'rpi5').map((m) => `machine ${m.name}`) })
   }
   return items
 }

@@ -25,13 +25,19 @@ export const PFTF_REQUIRED = ['RPI_EFI.fd', 'start4.elf', 'fixup4.dat', 'config.
 
 export const VERSION_RE = /^v\d{1,2}\.\d{1,3}(-rc\d{0,2})?$/
 
+/** "1.38" or "v1.38" → "v1.38" (how releases and folders are named); null when not a version. */
+export function pftfVersionName(v: string): string | null {
+  const m = /^v?(\d{1,2}\.\d{1,3}(-rc\d{0,2})?)$/.exec(v)
+  return m ? `v${m[1]}` : null
+}
+
 export function pftfZipName(version: string): string {
   return `RPi4_UEFI_Firmware_${version}.zip`
 }
 
 /** firmware/rpi4-uefi/<version> for a machine's `firmware:` pin, else firmware/rpi4-uefi/current. */
 export function rpi4UefiDir(firmwareRoot: string, version?: string): string {
-  return join(firmwareRoot, 'rpi4-uefi', version ?? 'current')
+  return join(firmwareRoot, 'rpi4-uefi', version === undefined ? 'current' : (pftfVersionName(version) ?? version))
 }
 
 /** The version `current` points at, or null. */
@@ -61,8 +67,10 @@ export interface FetchOutcome {
   notes: string[]
 }
 
-export async function fetchRpi4Uefi(roots: AssetRoots, o: Rpi4UefiOptions, ctx: FetchContext): Promise<FetchOutcome> {
-  if (!VERSION_RE.test(o.version)) throw new FetchError(`"${o.version}" is not a pftf version such as ${PFTF_DEFAULT}`)
+export async function fetchRpi4Uefi(roots: AssetRoots, opts: Rpi4UefiOptions, ctx: FetchContext): Promise<FetchOutcome> {
+  const version = pftfVersionName(opts.version)
+  if (!version) throw new FetchError(`"${opts.version}" is not a pftf version such as ${PFTF_DEFAULT}`)
+  const o = { ...opts, version }
   if (o.sha256 !== undefined && !isHex64(o.sha256)) throw new FetchError('--sha256 must be 64 hex digits')
   const name = pftfZipName(o.version)
   const state = readAssetsFile(roots)

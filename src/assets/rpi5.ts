@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fetchVerified, locate, FetchError, type FetchContext } from './download.js'
-import { readAssetsFile, readLink, swapDir, switchLink, tmpName, writeAssetsFile, type AssetRoots } from './layout.js'
+import { installFile, readAssetsFile, tmpName, writeAssetsFile, type AssetRoots } from './layout.js'
 import { safeRelativePath } from './zip.js'
 import type { FetchOutcome } from './rpi4-uefi.js'
 
@@ -25,17 +25,20 @@ export interface Rpi5Options {
   from?: string
 }
 
-export function rpi5BootDir(firmwareRoot: string, ref = 'current'): string {
-  return join(firmwareRoot, 'rpi5', ref)
+/** firmware/rpi5/: where the booter serves a Pi 5's device trees and overlays from. */
+export function rpi5BootDir(firmwareRoot: string): string {
+  return join(firmwareRoot, 'rpi5')
 }
 
 export async function fetchRpi5Boot(roots: AssetRoots, o: Rpi5Options, ctx: FetchContext): Promise<FetchOutcome> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.ref)) throw new FetchError(`"${o.ref}" is not a branch, tag or commit name`)
   for (const ov of o.overlays) if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(ov)) throw new FetchError(`"${ov}" is not an overlay name`)
   const files = [...RPI5_FILES, ...o.overlays.map((ov) => `overlays/${ov}.dtbo`)]
-  const base = join(roots.firmware, 'rpi5')
-  mkdirSync(base, { recursive: true })
-  const staged = tmpName(base, o.ref)
+  const dest = rpi5BootDir(roots.firmware)
+  mkdirSync(roots.firmware, { recursive: true })
+  // everything is downloaded and checked in a staging folder first, then each file is renamed into
+  // firmware/rpi5/ (files the user put there are kept)
+  const staged = tmpName(roots.firmware, 'rpi5')
   const state = readAssetsFile(roots)
   // a commit or tag does not move: its file hashes are recorded on first use and checked later
   const fixed = /^[0-9a-f]{40}$/.test(o.ref) || /^\d/.test(o.ref)
@@ -53,22 +56,16 @@ export async function fetchRpi5Boot(roots: AssetRoots, o: Rpi5Options, ctx: Fetc
       }, ctx)
       hashes[key] = got.sha256
     }
-    swapDir(staged, join(base, o.ref))
-  } catch (err) {
+    for (const f of files) installFile(join(staged, ...f.split('/')), join(dest, ...f.split('/')))
+  } finally {
     rmSync(staged, { recursive: true, force: true })
-    throw err
   }
-  switchLink(join(base, 'current'), o.ref)
   if (fixed) Object.assign(state.tofu, hashes)
-  state.records[`rpi5-boot/${o.ref}`] = {
+  state.records['rpi5-boot'] = {
     asset: 'rpi5-boot', version: o.ref, sha256: '', trust, source: o.from ?? `${RPI_FIRMWARE_RAW}/${o.ref}/boot`,
-    fetched_at: new Date().toISOString(), files: [`rpi5/${o.ref}/`], root: 'firmware',
+    fetched_at: new Date().toISOString(), files: files.map((f) => `rpi5/${f}`), root: 'firmware',
   }
   writeAssetsFile(roots, state)
   const notes = trust === 'none' ? [`${o.ref} is a branch: the files are not pinned (give --ref with a tag or commit to record and check their hashes)`] : []
-  return { asset: 'rpi5-boot', version: o.ref, sha256: '', trust, installed: join(base, o.ref), notes }
-}
-
-export function rpi5Current(firmwareRoot: string): string | null {
-  return readLink(join(firmwareRoot, 'rpi5', 'current'))
+  return { asset: 'rpi5-boot', version: o.ref, sha256: '', trust, installed: dest, notes }
 }

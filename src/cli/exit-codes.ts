@@ -12,5 +12,5 @@ export const EXIT = {
   /** a power action (on, off, cycle) failed */
   POWER: 5,
   /** bootlab fetch: a download, verification or unpack failed (nothing was put in place) */
-  FETCH: 6,
+  FETCH: 7,
 } as const

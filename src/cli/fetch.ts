@@ -78,7 +78,7 @@ export function fetchCommand(): Command {
       fetchUbuntu(roots, { release, arch: o.arch, noIso: !o.iso, ...(o.from ? { from: o.from } : {}), ...(o.keyring ? { keyring: o.keyring } : {}) }, ctx))))
 
   cmd.addCommand(common(new Command('rpi5-boot'))
-    .description('Raspberry Pi 5 device trees and overlay maps (raspberrypi/firmware boot/) → firmware/rpi5/<ref>/')
+    .description('Raspberry Pi 5 device trees and overlay maps (raspberrypi/firmware boot/) → firmware/rpi5/')
     .option('--ref <ref>', 'branch, tag or commit of raspberrypi/firmware (a tag or commit is pinned on first use)', RPI5_DEFAULT_REF)
     .option('--overlay <name...>', 'extra overlays to fetch (e.g. disable-bt-pi5)')
     .action((o: CommonFlags & { ref: string; overlay?: string[] }) => runFetch(o, (roots, ctx) =>

@@ -156,8 +156,6 @@ export const machineSchema = z.strictObject({
   ip: ipv4.optional(),
   profile: z.string().optional(),
   local_boot: z.enum(['exit', 'sanboot', 'grub-chain']).optional(),
-  /** Raspberry Pi 4: pin the pftf UEFI release (firmware/rpi4-uefi/<version>/) instead of `current` */
-  firmware: z.string().regex(/^v\d{1,2}\.\d{1,3}(-rc\d{0,2})?$/, { message: 'must be a pftf release such as v1.38 (fetch it with: bootlab fetch rpi4-uefi --version v1.38)' }).optional(),
   cycle_on_assign: z.boolean().default(true),
   power: z.strictObject({
     switch: z.string().min(1),
@@ -175,6 +173,8 @@ export const machineSchema = z.strictObject({
     }).optional(),
   }).optional(),
   vars: z.record(z.string(), z.string()).default({}),
+  /** pin a Raspberry Pi 4 to one pftf firmware version under firmware/rpi4-uefi/ (docs/pi.md) */
+  firmware: z.string().regex(/^v?\d+\.\d+$/, { message: 'must be a pftf firmware version such as v1.38' }).optional(),
 })
 
 export const rawConfigSchema = z.strictObject({

@@ -59,7 +59,7 @@ t.test('ipxe: InRelease signature → Packages hash → .deb hash; files land wh
 t.test('an InRelease signed by another key is refused; nothing is installed', async (t) => {
   const state = tmp('bootlab-state-')
   const r = await bootlab('fetch', 'ipxe', '--state-dir', state, '--from', server.url, '--keyring', stranger.keyring)
-  t.equal(r.code, 6)
+  t.equal(r.code, 7)
   t.match(r.stderr, /signature of .*InRelease does not verify/)
   t.notOk(existsSync(join(state, 'firmware')))
 })
@@ -75,7 +75,7 @@ t.test('a .deb that does not match Packages is refused; --sha256 pins the .deb i
   const evil = buildDeb(join(other, ipxeName), 'ipxe', '1.21.1+git20250101-1', 'all', { ...IPXE, 'usr/lib/ipxe/ipxe-amd64.efi': 'evil' })
   const state = tmp('bootlab-state-')
   const r = await bootlab('fetch', 'ipxe', '--state-dir', state, '--from', other, '--keyring', gpg.keyring)
-  t.equal(r.code, 6)
+  t.equal(r.code, 7)
   t.match(r.stderr, /fetch failed: pool\/main\/i\/ipxe\/ipxe_.*_all\.deb: (SHA-256 mismatch|\d+ bytes, expected \d+)/)
   t.notOk(existsSync(join(state, 'firmware', 'ipxe')))
   const pinned = await bootlab('fetch', 'ipxe', '--state-dir', state, '--from', other, '--sha256', sha256(evil), '--keyring', '/nonexistent')
@@ -91,7 +91,7 @@ t.test('an expired InRelease (Valid-Until in the past) or one for another suite 
     writeFileSync(join(other, 'Release'), text)
     gpg.clearsign(join(other, 'Release'), join(other, 'dists/trixie/InRelease'))
     const r = await bootlab('fetch', 'ipxe', '--state-dir', tmp('bootlab-state-'), '--from', other, '--keyring', gpg.keyring)
-    t.equal(r.code, 6, name)
+    t.equal(r.code, 7, name)
     t.match(r.stderr, name === 'expired' ? /expired \(Valid-Until/ : /InRelease is for bookworm, not trixie/, name)
   }
 })

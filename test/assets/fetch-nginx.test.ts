@@ -61,6 +61,6 @@ http {
 
   // 404 from a real server: a clear error, exit 6
   const missing = await bootlab('fetch', 'rpi4-uefi', '--version', 'v1.44', '--state-dir', state, '--from', `http://127.0.0.1:${port}/files`)
-  t.equal(missing.code, 6)
+  t.equal(missing.code, 7)
   t.match(missing.stderr, /RPi4_UEFI_Firmware_v1\.44\.zip: HTTP 404/)
 })

@@ -93,6 +93,6 @@ t.test('a bad firmware pin is a config error with line and column', async (t) =>
   writeFileSync(bad, 'machines:\n  pi:\n    mac: "dc:a6:32:00:00:09"\n    arch: rpi4\n    firmware: ../../etc\n')
   const r = await bootlab('check', '--config', bad)
   t.equal(r.code, 1)
-  t.match(r.stdout, /bad\.yaml:5:15 machines\.pi\.firmware: must be a pftf release such as v1\.38/)
+  t.match(r.stdout, /bad\.yaml:5:15 machines\.pi\.firmware: must be a pftf firmware version such as v1\.38/)
   t.equal(fetchHintForImage('ubuntu-24.04/amd64/initrd'), 'bootlab fetch ubuntu 24.04 --arch amd64')
 })
