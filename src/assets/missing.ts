@@ -47,10 +47,11 @@ export function missingAssets(cfg: Config): MissingAsset[] {
     if (!known && existsSync(path)) return
     found.set(path, { what, path, fetch, needed_by: [by] })
   }
+  const proxy = cfg.server.dhcp.mode === 'proxy'
   const arm64Loader = (by: string): void => {
-    // either loader will do (the DHCP policy picks iPXE, else GRUB)
-    if (existsSync(join(fw, DEFAULT_FILES.arm64Grub))) return
-    need('arm64 UEFI iPXE', join(fw, DEFAULT_FILES.arm64Ipxe), 'bootlab fetch ipxe (or: bootlab fetch grub-arm64)', by)
+    // the DHCP policy picks iPXE, else GRUB; GRUB ignores proxyDHCP offers, so in proxy mode only iPXE will do
+    if (!proxy && existsSync(join(fw, DEFAULT_FILES.arm64Grub))) return
+    need('arm64 UEFI iPXE', join(fw, DEFAULT_FILES.arm64Ipxe), proxy ? 'bootlab fetch ipxe' : 'bootlab fetch ipxe (or: bootlab fetch grub-arm64)', by)
   }
   const byArch = (m: Machine): void => {
     const by = `machine ${m.name}`

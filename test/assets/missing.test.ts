@@ -96,3 +96,18 @@ t.test('a bad firmware pin is a config error with line and column', async (t) =>
   t.match(r.stdout, /bad\.yaml:5:15 machines\.pi\.firmware: must be a pftf firmware version such as v1\.38/)
   t.equal(fetchHintForImage('ubuntu-24.04/amd64/initrd'), 'bootlab fetch ubuntu 24.04 --arch amd64')
 })
+
+t.test('GRUB stands in for arm64 iPXE only outside proxy mode (it ignores proxyDHCP offers)', async (t) => {
+  const d = tmpDir(t, 'bootlab-missing-grub-')
+  mkdirSync(join(d, 'state', 'firmware', 'grub'), { recursive: true })
+  writeFileSync(join(d, 'state', 'firmware', 'grub', 'grubnetaa64.efi'), 'grub')
+  const at = async (mode: string): Promise<string[]> => {
+    const f = join(d, `${mode}.yaml`)
+    writeFileSync(f, `server: { interface: lo, dhcp: { mode: ${mode}${mode === 'full' ? ', pool: 127.0.0.100-127.0.0.110' : ''} }, unknown: ignore, state_dir: ${d}/state }\nmachines: { arm: { mac: "02:00:00:00:00:01", arch: arm64 } }\n`)
+    const r = await loadConfig(f)
+    if (!r.ok) { t.fail(JSON.stringify(r.errors)); return [] }
+    return missingAssets(r.config).map((m) => m.fetch)
+  }
+  t.same(await at('proxy'), ['bootlab fetch ipxe'])
+  t.same(await at('off'), [])
+})
