@@ -1,9 +1,9 @@
 // Composition root: config → services. The only place that wires modules together.
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from './log.js'
 import { ConfigSource } from './config/watch.js'
-import { parseConfig, type ConfigOverrides } from './config/load.js'
+import { parseConfig, readConfigText, type ConfigOverrides } from './config/load.js'
 import { formatIssue, type Config, type ConfigIssue } from './config/types.js'
 import { HttpService } from './http/server.js'
 import { createHttpRoutes } from './http/routes.js'
@@ -12,6 +12,7 @@ import { defaultTokenFile, loadOrCreateToken } from './http/token.js'
 import { TftpServer, LayeredResolver } from './tftp/index.js'
 import { DhcpServer, JsonFileLeaseStore, interfaceInfo, type DhcpLimits, type PoolConfig } from './dhcp/index.js'
 import { bootWarnings, type Booter } from './machines/booter.js'
+import { logMissingAssets } from './assets/missing.js'
 import { PowerService } from './power/service.js'
 import { SqliteJournal } from './power/journal.js'
 import { powerApi } from './power/api.js'
@@ -171,11 +172,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
 }
 
 async function loadConfig(opts: AppOptions): Promise<ConfigSource> {
-  const text = await readFile(opts.configFile, 'utf8')
+  const text = await readConfigText(opts.configFile)
   const loaded = parseConfig(text, opts.configFile, { overrides: opts.overrides })
   if (!loaded.ok) throw new ConfigInvalidError(loaded.errors)
   for (const w of loaded.warnings) opts.logger.warn({ config: formatIssue(w) }, 'config warning')
   for (const w of bootWarnings(loaded.config)) opts.logger.warn(w)
+  logMissingAssets(loaded.config, opts.logger)
   return new ConfigSource(opts.configFile, loaded.config, text, { overrides: opts.overrides, displayName: opts.configFile })
 }
 

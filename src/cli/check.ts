@@ -6,6 +6,7 @@ import { EXIT } from './exit-codes.js'
 import { terminalText } from './terminal-text.js'
 import { DEFAULT_CONFIG } from './options.js'
 import { bootWarnings } from '../machines/booter.js'
+import { formatMissing, missingAssets } from '../assets/missing.js'
 
 export function checkCommand(): Command {
   return new Command('check')
@@ -16,7 +17,7 @@ export function checkCommand(): Command {
     .action(async (o: { config: string; json?: boolean; secrets: boolean }) => {
       const r = await loadConfig(o.config, { readSecrets: o.secrets })
       if (o.json) {
-        process.stdout.write(JSON.stringify(r.ok ? { ok: true, warnings: r.warnings } : { ok: false, errors: r.errors, warnings: r.warnings }, null, 2) + '\n')
+        process.stdout.write(JSON.stringify(r.ok ? { ok: true, warnings: r.warnings, missing: missingAssets(r.config) } : { ok: false, errors: r.errors, warnings: r.warnings }, null, 2) + '\n')
         process.exit(r.ok ? EXIT.OK : EXIT.CONFIG)
       }
       // messages quote the file's text: printed without its control characters
@@ -28,6 +29,8 @@ export function checkCommand(): Command {
       }
       const c = r.config
       for (const w of bootWarnings(c)) process.stderr.write(`warning: ${w}\n`)
+      // files the machines and profiles need: a warning (the config itself is fine), with the fetch command
+      for (const m of missingAssets(c)) process.stderr.write(`warning: ${formatMissing(m)}\n`)
       const count = (x: object): number => Object.keys(x).length
       process.stdout.write(`${o.config}: ok: ${count(c.machines)} machine(s), ${count(c.profiles)} profile(s), ${count(c.switches)} switch(es); dhcp ${c.server.dhcp.mode}${c.server.interface ? ` on ${c.server.interface}` : ''}, http :${c.server.http.port}, tftp :${c.server.tftp.port}\n`)
       process.exit(EXIT.OK)

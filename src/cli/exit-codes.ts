@@ -15,4 +15,6 @@ export const EXIT = {
   FIRMWARE: 6,
   /** the state database is damaged (serve): move it aside, bootlab recreates it (docs/security.md) */
   STATE: 7,
+  /** bootlab fetch: a download, verification or unpack failed (nothing was put in place) */
+  FETCH: 8,
 } as const

@@ -11,11 +11,16 @@ import { assignCommand } from './assign.js'
 import { powerCommand } from './power.js'
 import { demoCommand } from './demo.js'
 import { uefiVarsCommand } from './uefi-vars.js'
+import { fetchCommand } from './fetch.js'
+import { imagesCommand } from './images.js'
+import { initCommand } from './init.js'
 
 export function program(): Command {
   const p = new Command('bootlab')
     .description('netboot server for homelabs: DHCP (proxy or full), TFTP, HTTP, PoE power-cycling')
     .version(version)
+    // root options only before the subcommand: `bootlab fetch rpi4-uefi --version v1.38` is the subcommand's
+    .enablePositionalOptions()
     .exitOverride()
   p.addCommand(serveCommand())
   p.addCommand(checkCommand())
@@ -26,6 +31,9 @@ export function program(): Command {
   p.addCommand(powerCommand())
   p.addCommand(demoCommand())
   p.addCommand(uefiVarsCommand())
+  p.addCommand(fetchCommand())
+  p.addCommand(imagesCommand())
+  p.addCommand(initCommand())
   // commands added with addCommand do not inherit exitOverride: usage errors must exit 2 everywhere
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override) }
   override(p)

@@ -199,16 +199,10 @@ export function arm64LoaderWarning(cfg: { server: { dhcp: { mode: string }; path
 }
 
 /** What `check` and `serve` warn about in the boot setup: the arm64 loader in proxy mode, pinned firmware versions that are not there. */
-export function bootWarnings(cfg: Parameters<typeof arm64LoaderWarning>[0] & { machines: Record<string, { name?: string; arch: string; firmware?: string | undefined }> }): string[] {
-  const out: string[] = []
+export function bootWarnings(cfg: Parameters<typeof arm64LoaderWarning>[0]): string[] {
+  // missing files (a pinned firmware version, loaders, images) are src/assets' missingAssets()
   const loader = arm64LoaderWarning(cfg)
-  if (loader) out.push(loader)
-  for (const [name, m] of Object.entries(cfg.machines)) {
-    if (m.firmware === undefined || m.arch !== 'rpi4') continue
-    const set = rpi4FirmwareSet(cfg.server.paths.firmware, m.firmware)
-    if (!existsSync(set.dir)) out.push(`machine ${name}: firmware: ${m.firmware} but ${set.dir} does not exist, so this Pi is served no firmware; fetch that version (bootlab fetch) or remove the pin`)
-  }
-  return out
+  return loader ? [loader] : []
 }
 
 /** arm64 UEFI loader, from what firmware/ holds: iPXE when there, else GRUB's network image when that is there. */

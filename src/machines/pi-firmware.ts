@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { sha256Hex, type StockFirmware } from '../uefi/index.js'
+import { pftfVersionName } from '../assets/rpi4-uefi.js'
 
 export interface FirmwareSet {
   /** the folder files are served from (symlinks resolved, so one boot sees one version) */
@@ -18,13 +19,8 @@ export interface FirmwareSet {
   kind: 'pftf' | 'legacy' | 'rpi5'
 }
 
-const VERSION = /^v?(\d+\.\d+)$/
-
-/** "1.38" or "v1.38" → "v1.38"; null when not a version */
-export function pftfVersion(name: string): string | null {
-  const m = VERSION.exec(name)
-  return m ? `v${m[1]}` : null
-}
+/** "1.38" or "v1.38" → "v1.38"; null when not a version (one rule, shared with `bootlab fetch`) */
+export const pftfVersion = pftfVersionName
 
 function real(path: string): string | null {
   try { return realpathSync(path) } catch { return null }
