@@ -58,7 +58,9 @@ export function missingAssets(cfg: Config): MissingAsset[] {
     const by = `machine ${m.name}`
     const arch: string = m.arch
     if (arch === 'rpi4') {
-      const dir = rpi4FirmwareSet(fw, m.firmware).dir
+      const set = rpi4FirmwareSet(fw, m.firmware)
+      // nothing there at all: name the folder `bootlab fetch` fills, not the legacy one
+      const dir = set.kind === 'legacy' && pftfMissing(set.dir).length ? join(fw, 'rpi4-uefi', 'current') : set.dir
       const cmd = m.firmware ? `bootlab fetch rpi4-uefi --version ${m.firmware}` : 'bootlab fetch rpi4-uefi'
       const absent = pftfMissing(dir)
       if (absent.length || found.has(dir)) need(`pftf RPi4 UEFI ${m.firmware ?? 'current'}${absent.length < PFTF_REQUIRED.length ? ` (no ${absent.join(', ')})` : ''}`, dir, cmd, by, true)

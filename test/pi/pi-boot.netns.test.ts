@@ -88,7 +88,7 @@ t.test('Pi 4 and Pi 5 boots against bootlab serve: DHCP (proxy) then the bootloa
   await writeFile(file, `
 server:
   interface: net0
-  http: { port: 8080 }
+  http: { port: 8080, public_read: true }   # the test reads machine details with plain curl
   tftp: { port: 69 }
   dhcp: { mode: proxy }
   unknown: ignore
