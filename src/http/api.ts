@@ -5,6 +5,7 @@
 //
 // The actions (assign, power, forget) are plain functions returning { status, body }: the JSON routes
 // here and the status page's forms (src/http/status/pages.ts) call the same ones.
+import { own } from '../config/own.js'
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express'
 import { profileKind, type Config } from '../boot/types.js'
 import type { Lifecycle } from '../machines/lifecycle.js'
@@ -61,7 +62,7 @@ export async function assignMachine(deps: ActionDeps, name: string, profile: unk
   const cfg = deps.getConfig()
   const mc = cfg.machines[name]
   if (!mc) return fail(404, `no machine ${name} in the config`)
-  if (typeof profile !== 'string' || !cfg.profiles[profile]) return fail(400, `unknown profile ${String(profile)}`)
+  if (typeof profile !== 'string' || !own(cfg.profiles, profile)) return fail(400, `unknown profile ${String(profile)}`)
   const hasPower = deps.power !== undefined && mc.power !== undefined
   if (cycle && !hasPower) return fail(409, `machine ${name} has no power control`)
   if (!deps.persistAssign) return fail(501, 'assign is not available (no config file to write)')

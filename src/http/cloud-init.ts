@@ -2,6 +2,7 @@
 // network-config}; POST …/phone-home (cloud-init's phone_home module: form data) and …/failed.
 // A token is valid only while its deployment is the machine's current one; anything else is 404,
 // the same answer as for a token that never existed. Tokens never appear in events or logs.
+import { own } from '../config/own.js'
 import express, { Router, type Request, type Response } from 'express'
 import { RenderError, type CloudInitDoc, type Renderer } from '../boot/render.js'
 import type { Config } from '../boot/types.js'
@@ -40,7 +41,7 @@ export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
     if (!dep || !DOCS.has(doc)) return notFound(res)
     const cfg = deps.getConfig()
     const mc = cfg.machines[dep.machine]
-    const profile = cfg.profiles[dep.profile]
+    const profile = own(cfg.profiles, dep.profile)
     if (!mc || !profile) return notFound(res)
     let text: string | undefined
     try {

@@ -2,6 +2,7 @@
 // TFTP/GRUB; the unknown rule), a per-boot cloud-init token is issued, iPXE or GRUB text is rendered
 // and the step is recorded through the observation queue. Used by the HTTP boot router and by the
 // booter's TFTP hook (grub.cfg over TFTP).
+import { own } from '../config/own.js'
 import type { Platform } from '../boot/local.js'
 import { RenderError, type BootContext, type Renderer } from '../boot/render.js'
 import { profileKind, type Arch, type Config, type Profile } from '../boot/types.js'
@@ -88,7 +89,7 @@ export class BootScripts {
     if (target.kind === 'ignored') return { ok: false, status: 404, reason: 'unknown machine (unknown: ignore)' }
     // a configured machine without a profile boots its disk
     const profileName = target.profileName ?? 'local'
-    const profile = target.profileName === undefined ? LOCAL : this.deps.getConfig().profiles[profileName]
+    const profile = target.profileName === undefined ? LOCAL : own(this.deps.getConfig().profiles, profileName)
     if (!profile) return { ok: false, status: 500, reason: `profile ${profileName} is not defined` }
     const mac = target.mac
     const tok = target.kind === 'known' && profileKind(profile) !== 'local' ? this.token(mac) : undefined

@@ -15,6 +15,7 @@
 // generated for the machine (config.txt; RPI_EFI.fd with its `uefi:` settings; a Pi 5's boot files
 // from its profile); its firmware set (piFirmwareSet: firmware/rpi4-uefi/<pin or current>/, the
 // legacy firmware/rpi4/, firmware/rpi5/). A Pi 5 is never handed the Pi 4 UEFI set.
+import { own } from '../config/own.js'
 import { readFile, stat } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -256,9 +257,18 @@ export class Booter {
     return mac ? this.read((s) => s.machine(mac)) : undefined
   }
 
-  /** The unknown rule (`server.unknown`), decided here only: is a client bootlab does not know answered? */
-  answersUnknown(): boolean {
+  /** The unknown rule (`server.unknown`), decided here only: is a client bootlab does not know recorded? */
+  recordsUnknown(): boolean {
     return this.deps.getConfig().server.unknown === 'discover'
+  }
+
+  /**
+   * Is a client bootlab does not know answered (booted)? Under `discover`, only when the discovery
+   * profile exists: without it unknown machines are recorded and not booted (`check` says so).
+   */
+  answersUnknown(): boolean {
+    const cfg = this.deps.getConfig()
+    return this.recordsUnknown() && own(cfg.profiles, cfg.server.unknown_profile) !== undefined
   }
 
   /** Known machines are always answered; unknown ones under `unknown: discover`. */
@@ -269,7 +279,7 @@ export class Booter {
   /** Which DHCP clients become machines: netboot clients (per the unknown rule) and configured MACs. */
   isMachine(client: { mac: string; class: string }): boolean {
     if (this.configured({ mac: client.mac })) return true
-    return client.class !== 'plain' && client.class !== 'pxe-other' && this.answersUnknown()
+    return client.class !== 'plain' && client.class !== 'pxe-other' && this.recordsUnknown()
   }
 
   // ---- DHCP -------------------------------------------------------------------------------------
@@ -366,7 +376,7 @@ export class Booter {
   rpi5Boot(pi: PiTarget): Rpi5Boot | undefined {
     const cfg = this.deps.getConfig()
     const name = pi.machine ? this.bootProfile(pi.machine) : this.unknownProfile() ?? undefined
-    const p: Profile | undefined = name ? cfg.profiles[name] : undefined
+    const p: Profile | undefined = name ? own(cfg.profiles, name) : undefined
     if (!name || !p || profileKind(p) !== 'kernel' || !pi.mac) return undefined
     if (isUrl(p.kernel!) || p.initrd.some(isUrl)) return undefined // TFTP serves files, not URLs
     return { profileName: name, kernel: p.kernel!, initrd: p.initrd[0] }
@@ -442,7 +452,7 @@ export class Booter {
   /** The profile a configured machine boots next: its `profile:`, or the profile's `then:` once deployed. */
   bootProfile(mc: MachineConfig): string | undefined {
     if (!mc.profile) return undefined
-    const p = this.deps.getConfig().profiles[mc.profile]
+    const p = own(this.deps.getConfig().profiles, mc.profile)
     if (!p?.then) return mc.profile
     const dep = this.read((s) => s.currentDeployment(mc.mac))
     if (dep && dep.profile === mc.profile && dep.state === 'done') return p.then

@@ -4,6 +4,7 @@
 // unknown → discovered → ready → assigned → cycling → netbooting → installing → deployed, failed from
 // any step. A deployment is one application of a profile to a machine; it starts when the profile
 // changes (hot reload or API) and ends with phone-home (done) or a failure report.
+import { own } from '../config/own.js'
 import type { Logger } from '../log.js'
 import { profileKind, type Arch, type Config } from '../boot/types.js'
 import type { DeploymentRow, EventRow, MachineRow, MachineState, Store } from '../store/store.js'
@@ -211,7 +212,7 @@ export class Lifecycle {
     const cfg = this.getConfig()
     const mc = cfg.machines[row.name]
     const profileName = mc ? this.booter.bootProfile(mc) : undefined
-    const p = profileName ? cfg.profiles[profileName] : undefined
+    const p = profileName ? own(cfg.profiles, profileName) : undefined
     const rel = o.path.replace(/^\/+/, '')
     let kind: HttpObservation['kind'] = 'file'
     if (p?.kernel && `images/${p.kernel}` === rel) kind = 'kernel'
@@ -240,7 +241,7 @@ export class Lifecycle {
       if (!this.rowForMac(mac, seen.arch)) return
       if (seen.ip || seen.arch) this.observe(mac, { ip: seen.ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
       this.onHttp({ mac, path: loader === 'ipxe' ? '/boot.ipxe' : '/grub.cfg', kind: loader === 'ipxe' ? 'script' : 'grub-cfg' })
-      const p = profileName ? this.getConfig().profiles[profileName] : undefined
+      const p = profileName ? own(this.getConfig().profiles, profileName) : undefined
       const dep = this.store.currentDeployment(mac)
       if (p && profileKind(p) === 'local') {
         if (dep && dep.state === 'pending' && dep.profile === profileName) {
@@ -334,7 +335,7 @@ export class Lifecycle {
     this.getConfig() // reconcile first if the config object changed
     const mc = this.booter.configured({ mac })
     if (mc) return this.tx(() => this.store.ensureMachine(mac, { name: mc.name, state: mc.profile ? 'assigned' : 'ready' }))
-    if (!this.booter.answersUnknown()) return undefined
+    if (!this.booter.recordsUnknown()) return undefined
     const existing = this.store.machine(mac)
     if (existing) return existing
     if (this.store.countUnnamed() >= this.discoveredMax) {

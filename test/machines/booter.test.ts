@@ -101,3 +101,24 @@ t.test('who becomes a machine, and boot targets', async (t) => {
   t.match(failing.bootTarget({ mac: 'dc:a6:32:ec:fc:3c' }), { kind: 'known' }, 'a failing store read still answers from the config')
   t.ok(errors > 0, 'and the read error is reported')
 })
+
+t.test('unknown: discover without a discovery profile: unknown machines are recorded, not booted (issue 13 item 24)', async (t) => {
+  const fw = mkdtempSync(join(tmpdir(), 'bl-fw-'))
+  t.teardown(() => rmSync(fw, { recursive: true, force: true }))
+  const r = parseConfig([
+    `server: { unknown: discover, dhcp: { mode: off }, paths: { firmware: ${fw} } }`,
+    'profiles: { local: { boot: local } }',
+    'machines:',
+    '  pi-400: { mac: dc:a6:32:ec:fc:3c, serial: e0ff06da, arch: rpi4, profile: local }',
+  ].join('\n'), 'p.yaml')
+  if (!r.ok) throw new Error(JSON.stringify(r.errors))
+  const cfg = r.config
+  const booter = new Booter({ getConfig: () => cfg, store: () => undefined })
+  const p = booter.dhcpPolicy({ serverAddress: '10.0.0.1', httpPort: 8080 })
+  const stranger = { ...uefiArm64(), mac: 'e4:5f:01:99:99:99' }
+  t.equal(p.bootFor(stranger), null, 'an unknown netboot client gets no boot answer')
+  t.ok(booter.isMachine(stranger), 'but it is recorded as a discovered machine')
+  t.same(booter.bootTarget({ mac: stranger.mac }), { kind: 'ignored' }, 'and gets no boot script')
+  t.same(p.bootFor(piDiscover()), {}, 'configured machines are answered as always')
+  t.equal(booter.unknownProfile(), null)
+})
