@@ -2,6 +2,7 @@
 // its own with --config FILE (first set-up, scripts). Exit status (see EXIT in exit-codes.ts):
 // 0 done, 1 the configuration is invalid, 2 usage (unknown machine, no power:, protected port),
 // 4 the server is unreachable or refused the token, 5 the power action failed.
+import { terminalText } from './terminal-text.js'
 import { defaultTokenFile, readToken } from '../http/token.js'
 import { withClientOptions } from './client.js'
 import { loadConfig } from '../config/load.js'
@@ -143,8 +144,9 @@ async function viaServer(action: Action, machine: string, opts: Opts, deps: Requ
 export function powerCommand(deps: PowerCliDeps = {}): Command {
   const d: Required<PowerCliDeps> = {
     loadConfig: deps.loadConfig ?? loadForPower,
-    out: deps.out ?? ((l) => process.stdout.write(l + '\n')),
-    err: deps.err ?? ((l) => process.stderr.write(l + '\n')),
+    // lines carry reasons from switches and webhooks: printed without their control characters
+    out: deps.out ?? ((l) => process.stdout.write(terminalText(l) + '\n')),
+    err: deps.err ?? ((l) => process.stderr.write(terminalText(l) + '\n')),
     setExit: deps.setExit ?? ((c) => { process.exitCode = c }),
   }
   const cmd = new Command('power').description('switch a machine\'s power: PoE port, plug or webhook')
