@@ -113,6 +113,8 @@ export const serverSchema = z.strictObject({
     listen: ipv4.default('0.0.0.0'),
     /** status page, event stream and machine details readable without the API token (docs/http.md: a risk) */
     public_read: z.boolean().default(false),
+    /** names (besides the advertised/listen address, loopback and the hostname) the status page and API answer to (docs/security-http.md) */
+    hosts: z.array(z.string().min(1).max(253)).max(64).default([]),
   }).prefault({}),
   tftp: z.strictObject({ port: port.default(69), listen: ipv4.default('0.0.0.0') }).prefault({}),
   dhcp: z.strictObject({

@@ -10,6 +10,7 @@ import { createApiRouter, type ActionDeps } from './api.js'
 import { createBootRouter } from './boot.js'
 import { createCloudInitRouter } from './cloud-init.js'
 import { createFilesRouter } from './files.js'
+import { hostCheck } from './host-check.js'
 import type { StatsSource } from './metrics.js'
 import { requireRead, type AccessOptions } from './status/access.js'
 import { createStatusPages, streamData } from './status/pages.js'
@@ -48,6 +49,12 @@ export interface MountedRouter {
   router: Router
 }
 
+/** extra names of `server.http.hosts` the status page and API answer to (DNS rebinding guard) */
+function extraHosts(cfg: Config): string[] {
+  const h = (cfg.server.http as { hosts?: unknown }).hosts
+  return Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string') : []
+}
+
 /** `server.http.public_read` (fixed at start, like every server: setting) */
 function publicRead(cfg: Config): boolean {
   return (cfg.server.http as { public_read?: boolean }).public_read === true
@@ -70,7 +77,16 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
   if (o.stats) o.stats.status = () => ({ ...stream.stats, sessions: access.sessions.size })
   const streamRouter = Router()
   streamRouter.get('/events/stream', read, stream.handle)
+  const hostNames = (): (string | undefined)[] => {
+    const cfg = o.getConfig()
+    let advertised: string | undefined
+    try { advertised = new URL(o.baseUrl()).hostname } catch { advertised = undefined }
+    return [advertised, cfg.server.advertise, cfg.server.http.listen, ...extraHosts(cfg)]
+  }
+  const hosts = { refused: 0 }
+  if (o.stats) o.stats.host_check = () => ({ ...hosts })
   return [
+    { path: '/', router: Router().use(hostCheck({ names: hostNames, stats: hosts })) },
     { path: '/', router: createStatusPages({ source, actions, access, limiter: new LoginLimiter(), log }) },
     { path: '/', router: createBootRouter({ bootScripts, log }) },
     {
