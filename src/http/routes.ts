@@ -84,6 +84,8 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
     return [advertised, cfg.server.advertise, cfg.server.http.listen, ...extraHosts(cfg)]
   }
   const hosts = { refused: 0 }
+  const cloudInit = { refused_address: 0 }
+  if (o.stats) o.stats.cloud_init_tokens = () => ({ ...bootScripts.tokenStats, ...cloudInit })
   if (o.stats) o.stats.host_check = () => ({ ...hosts })
   return [
     { path: '/', router: Router().use(hostCheck({ names: hostNames, stats: hosts })) },
@@ -100,7 +102,7 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
         onServed: (f) => record.fileServed({ ip: f.ip, path: f.path }),
       }),
     },
-    { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, record, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log }) },
+    { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, record, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log, stats: cloudInit }) },
     { path: '/api', router: streamRouter },
     { path: '/api', router: createApiRouter({ ...actions, token: o.token, read }) },
   ]

@@ -11,7 +11,7 @@ import type { ConfigChangeEvent, DhcpObservation, HttpObservation, PowerEventTyp
 import { Booter } from './booter.js'
 import { MachineBus } from './bus.js'
 import { machineView, type MachineView } from './views.js'
-import { instanceId, issueToken, tokenDeployment } from './tokens.js'
+import { instanceId, issueToken, tokenDeployment, useToken, type IssueResult, type TokenUse } from './tokens.js'
 
 export type { MachineView } from './views.js'
 export type { BusEvents } from './bus.js'
@@ -221,9 +221,14 @@ export class Lifecycle {
 
   // ---- boot -----------------------------------------------------------------------------------
 
-  /** A fresh per-boot token for the machine's current deployment (undefined without one). */
-  issueToken(mac: string): { token: string; instanceId: string } | undefined {
-    return issueToken(this.store, mac)
+  /** A fresh per-boot token for the machine's current deployment, asked for from `ip` (tokens.ts: binding, eviction). */
+  issueToken(mac: string, ip?: string, allow?: () => boolean): IssueResult {
+    return issueToken(this.store, mac, ip, allow)
+  }
+
+  /** A cloud-init request with a token from `ip` (tokens.ts: refused from another address than the token's). */
+  useToken(token: string, ip: string | undefined, markUsed: boolean): TokenUse {
+    return useToken(this.store, token, ip, markUsed)
   }
 
   /** The deployment a cloud-init token belongs to, if it is still the machine's current one. */
@@ -238,7 +243,10 @@ export class Lifecycle {
   scriptServed(mac: string, profileName: string | undefined, loader: 'ipxe' | 'grub', seen: { ip?: string | undefined; arch?: Arch | undefined } = {}): void {
     this.tx(() => {
       if (!this.rowForMac(mac, seen.arch)) return
-      if (seen.ip || seen.arch) this.observe(mac, { ip: seen.ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
+      // a script request names its MAC itself: its address is taken only when none was seen yet
+      // (DHCP/TFTP), else anyone could move a machine's address, and its cloud-init token, to theirs
+      const ip = seen.ip && !this.store.machine(mac)?.ip ? seen.ip : undefined
+      if (ip || seen.arch) this.observe(mac, { ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
       this.onHttp({ mac, path: loader === 'ipxe' ? '/boot.ipxe' : '/grub.cfg', kind: loader === 'ipxe' ? 'script' : 'grub-cfg' })
       const p = profileName ? this.getConfig().profiles[profileName] : undefined
       const dep = this.store.currentDeployment(mac)

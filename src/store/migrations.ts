@@ -85,4 +85,12 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'boot tokens: the address a token is bound to, and when it was first used',
+    sql: `
+      ALTER TABLE boot_tokens ADD COLUMN ip TEXT;
+      ALTER TABLE boot_tokens ADD COLUMN used_at INTEGER;
+    `,
+  },
 ]

@@ -253,21 +253,40 @@ export class Store {
   // ---- boot tokens (stored as SHA-256; the token itself only lives in the command line) -----------
 
   /**
-   * A new per-boot token; only the newest BOOT_TOKENS_KEPT of a deployment stay valid, so repeated
-   * script requests (a boot loop, or someone polling /boot.ipxe) cannot grow the table.
+   * A new per-boot token bound to `ip` (null: unbound). At most BOOT_TOKENS_KEPT per deployment: when
+   * full, the oldest token never used for a cloud-init fetch makes room; a token in use is never
+   * evicted, and when all are in use no new one is added (false).
    */
-  addBootToken(tokenHash: string, deploymentId: number, mac: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at) VALUES (?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now())
-      this.db.prepare(`DELETE FROM boot_tokens WHERE deployment_id = ? AND rowid NOT IN
-        (SELECT rowid FROM boot_tokens WHERE deployment_id = ? ORDER BY rowid DESC LIMIT ${BOOT_TOKENS_KEPT})`).run(deploymentId, deploymentId)
+  addBootToken(tokenHash: string, deploymentId: number, mac: string, ip: string | null = null): boolean {
+    return this.db.transaction(() => {
+      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM boot_tokens WHERE deployment_id = ?').get(deploymentId) as { n: number }).n
+      if (n >= BOOT_TOKENS_KEPT) {
+        const evicted = this.db.prepare(`DELETE FROM boot_tokens WHERE rowid IN (SELECT rowid FROM boot_tokens
+          WHERE deployment_id = ? AND used_at IS NULL ORDER BY rowid LIMIT ?)`).run(deploymentId, n - BOOT_TOKENS_KEPT + 1).changes
+        if (evicted < n - BOOT_TOKENS_KEPT + 1) return false
+      }
+      this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at, ip) VALUES (?, ?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now(), ip)
+      return true
     })()
   }
 
   /** The token's deployment, only while it is the machine's current deployment. */
   tokenDeployment(tokenHash: string): DeploymentRow | undefined {
-    return this.db.prepare(`SELECT d.* FROM boot_tokens t JOIN deployments d ON d.id = t.deployment_id
-      JOIN machines m ON m.mac = t.mac AND m.deployment_id = d.id WHERE t.token_hash = ?`).get(tokenHash) as DeploymentRow | undefined
+    return this.bootToken(tokenHash)?.deployment
+  }
+
+  /** The token's deployment (while current), the address it is bound to and when it was first used. */
+  bootToken(tokenHash: string): { deployment: DeploymentRow; ip: string | null; used_at: number | null } | undefined {
+    const r = this.db.prepare(`SELECT d.*, t.ip AS token_ip, t.used_at AS token_used_at FROM boot_tokens t JOIN deployments d ON d.id = t.deployment_id
+      JOIN machines m ON m.mac = t.mac AND m.deployment_id = d.id WHERE t.token_hash = ?`).get(tokenHash) as (DeploymentRow & { token_ip: string | null; token_used_at: number | null }) | undefined
+    if (!r) return undefined
+    const { token_ip: ip, token_used_at: used, ...deployment } = r
+    return { deployment, ip, used_at: used }
+  }
+
+  /** Marks a token as used for a cloud-init fetch (it is never evicted then). */
+  markBootTokenUsed(tokenHash: string): void {
+    this.db.prepare('UPDATE boot_tokens SET used_at = COALESCE(used_at, ?) WHERE token_hash = ?').run(this.now(), tokenHash)
   }
 
   // ---- events ---------------------------------------------------------------------------------
