@@ -33,7 +33,7 @@ export function statusCommand(deps: CliDeps = {}): Command {
         return
       }
       if (!machine) {
-        const { machines } = await api.request<{ machines: MachineView[] }>('GET', '/api/machines')
+        const machines = await api.machines<MachineView>()
         const counts = new Map<string, number>()
         for (const m of machines) counts.set(m.state, (counts.get(m.state) ?? 0) + 1)
         write(terminalText(`bootlab at ${opts.server}: ${machines.length} machine(s)` + (counts.size ? ` — ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}` : '')) + '\n\n')

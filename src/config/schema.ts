@@ -127,6 +127,8 @@ export const serverSchema = z.strictObject({
   }).prefault({}),
   unknown: z.enum(['ignore', 'discover']).default('discover'),
   unknown_profile: z.string().default('discovery'),
+  /** unconfigured (discovered) machines not seen for this long are forgotten, with their events (docs/security-http.md) */
+  discovered_expire: duration.default('7d'),
   state_dir: z.string().min(1).default('/var/lib/bootlab'),
   paths: z.strictObject({
     images: z.string().optional(),

@@ -11,6 +11,8 @@ import type { ConfigChangeEvent, DhcpObservation, HttpObservation, PowerEventTyp
 import { Booter } from './booter.js'
 import { MachineBus } from './bus.js'
 import { machineView, type MachineView } from './views.js'
+import { LogThrottle } from './log-throttle.js'
+import { parseDuration } from '../config/names.js'
 import { instanceId, issueToken, tokenDeployment, useToken, type IssueResult, type TokenUse } from './tokens.js'
 
 export type { MachineView } from './views.js'
@@ -29,8 +31,18 @@ export interface LifecycleDeps {
 /** Unconfigured machines kept: beyond this a new MAC is not recorded, so a MAC flood cannot grow the table. */
 export const DISCOVERED_MAX = 1024
 
-/** events kept in the store (older ones are pruned at start) */
-const EVENTS_KEPT = 200_000
+/** events kept in the store (older ones are pruned at start and by maintain()) */
+export const EVENTS_KEPT = 200_000
+/** events kept per machine by maintain() */
+export const EVENTS_PER_MACHINE = 500
+/** unconfigured machines not seen for this long are forgotten (`server.discovered_expire`) */
+export const DISCOVERED_EXPIRE_S = 7 * 86400
+
+function discoveredExpireMs(cfg: Config): number {
+  const v = (cfg.server as { discovered_expire?: string | number }).discovered_expire
+  const s = v === undefined ? null : parseDuration(v)
+  return (s ?? DISCOVERED_EXPIRE_S) * 1000
+}
 
 const NETBOOT_FROM: ReadonlySet<MachineState> = new Set(['assigned', 'cycling', 'netbooting', 'failed'])
 
@@ -45,6 +57,8 @@ export class Lifecycle {
   private readonly log: Logger
   /** the config object last reconciled; a new object (hot reload) triggers a reconcile */
   private seen: Config | undefined
+  /** log lines about unconfigured machines (anyone can make up MACs): at most one a minute per kind */
+  private readonly quiet = new LogThrottle()
 
   constructor(deps: LifecycleDeps) {
     this.store = deps.store
@@ -74,6 +88,19 @@ export class Lifecycle {
       this.reconcile()
     }
     return cfg
+  }
+
+  /**
+   * Housekeeping, off the hot path (a timer in service.ts): forgets unconfigured machines not seen
+   * for `server.discovered_expire`, keeps the newest EVENTS_PER_MACHINE events of each machine and
+   * EVENTS_KEPT overall. Returns what was removed.
+   */
+  maintain(): { machines: number; events: number } {
+    const cutoff = this.store.now() - discoveredExpireMs(this.readConfig())
+    const gone = this.store.expireUnnamed(cutoff)
+    const events = this.store.tx(() => this.store.pruneEventsPerMachine(EVENTS_PER_MACHINE) + this.store.pruneEvents(EVENTS_KEPT))
+    if (gone.length > 0 || events > 0) this.log.info({ machines: gone.length, events }, 'expired unconfigured machines and old events')
+    return { machines: gone.length, events }
   }
 
   // ---- inputs ---------------------------------------------------------------------------------
@@ -315,7 +342,7 @@ export class Lifecycle {
     return mc ? this.store.currentDeployment(mc.mac)?.id ?? null : null
   }
 
-  events(q: { machine?: string; limit?: number; afterId?: number }): EventRow[] {
+  events(q: { machine?: string; limit?: number; afterId?: number; beforeId?: number }): EventRow[] {
     return this.store.events(q)
   }
 
@@ -323,6 +350,26 @@ export class Lifecycle {
 
   list(): MachineView[] {
     return this.store.machines().map((r) => this.view(r))
+  }
+
+  /** One page of list(): `cursor` is the `next` of the previous page (undefined: the first page). */
+  page(limit: number, cursor?: string): { machines: MachineView[]; next: string | null } {
+    let after: { name: string | null; mac: string } | undefined
+    if (cursor) {
+      try {
+        const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
+        if (Array.isArray(v) && v.length === 2 && (v[0] === null || typeof v[0] === 'string') && typeof v[1] === 'string') after = { name: v[0] as string | null, mac: v[1] }
+      } catch { /* a malformed cursor starts from the beginning */ }
+      if (!after) throw new RangeError('bad cursor')
+    }
+    const rows = this.store.machinesPage(limit + 1, after)
+    const more = rows.length > limit
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      machines: page.map((r) => this.view(r)),
+      next: more && last ? Buffer.from(JSON.stringify([last.name, last.mac])).toString('base64url') : null,
+    }
   }
 
   get(nameOrMac: string): MachineView | undefined {
@@ -355,7 +402,8 @@ export class Lifecycle {
       this.record(mac, 'discovered', { arch: arch ?? null })
       return r
     })
-    this.log.info({ mac }, 'discovered an unknown machine')
+    const suppressed = this.quiet.take('discovered')
+    if (suppressed !== undefined) this.log.info({ mac, suppressed }, 'discovered an unknown machine')
     return row
   }
 
@@ -453,10 +501,13 @@ export class Lifecycle {
   private publish(mac: string): void {
     const evs = this.pending
     this.pending = []
+    const unnamed = this.store.machine(mac)?.name == null
     for (const ev of evs) {
-      // the machine history in the journal too; per-packet observations only at debug level
+      // the machine history in the journal too; per-packet observations only at debug level; events
+      // of unconfigured machines (a MAC flood) at most one a minute per type at info level
       const level = ev.type === 'dhcp' || ev.type === 'tftp' || ev.type === 'http' ? 'debug' : 'info'
-      this.log[level]({ machine: ev.machine, mac: ev.mac, event: ev.type, data: ev.data }, `machine ${ev.machine}: ${ev.type}`)
+      const suppressed = level === 'info' && unnamed ? this.quiet.take(`event ${ev.type}`) : 0
+      if (suppressed !== undefined) this.log[level]({ machine: ev.machine, mac: ev.mac, event: ev.type, data: ev.data, ...(suppressed ? { suppressed } : {}) }, `machine ${ev.machine}: ${ev.type}`)
       this.bus.emit('event', ev)
     }
     const row = this.store.machine(mac)

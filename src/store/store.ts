@@ -165,6 +165,28 @@ export class Store {
     return this.db.prepare('SELECT * FROM machines ORDER BY name IS NULL, name, mac').all() as MachineRow[]
   }
 
+  /** One page of machines in the order of machines(), after the row `after` (keyset: its name and mac). */
+  machinesPage(limit: number, after?: { name: string | null; mac: string }): MachineRow[] {
+    if (!after) return this.db.prepare('SELECT * FROM machines ORDER BY name IS NULL, name, mac LIMIT ?').all(limit) as MachineRow[]
+    return this.db.prepare(`SELECT * FROM machines WHERE (name IS NULL, COALESCE(name, ''), mac) > (?, ?, ?)
+      ORDER BY name IS NULL, name, mac LIMIT ?`).all(after.name === null ? 1 : 0, after.name ?? '', after.mac, limit) as MachineRow[]
+  }
+
+  /**
+   * Forgets unconfigured machines last seen (or created, if never seen) before `before`, with their
+   * events; machines with a deployment are kept. Returns the MACs removed.
+   */
+  expireUnnamed(before: number, max = 1000): string[] {
+    return this.tx(() => {
+      const macs = (this.db.prepare(`SELECT mac FROM machines WHERE name IS NULL AND deployment_id IS NULL
+        AND COALESCE(last_seen, state_since) < ? LIMIT ?`).all(before, max) as { mac: string }[]).map((r) => r.mac)
+      const delEvents = this.db.prepare('DELETE FROM events WHERE mac = ?')
+      const delMachine = this.db.prepare('DELETE FROM machines WHERE mac = ?')
+      for (const mac of macs) { delEvents.run(mac); delMachine.run(mac) }
+      return macs
+    })
+  }
+
   /** Creates the row if needed with the given initial state. Returns the row. */
   ensureMachine(mac: string, init: { name?: string | null; state: MachineState }): MachineRow {
     const ts = this.now()
@@ -304,12 +326,19 @@ export class Store {
     return this.db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(keep).changes
   }
 
-  events(q: { machine?: string; limit?: number; afterId?: number } = {}): EventRow[] {
+  /** Keeps the newest `keep` events of each machine (by MAC); events without a MAC are left alone. */
+  pruneEventsPerMachine(keep: number): number {
+    return this.db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM
+      (SELECT id, ROW_NUMBER() OVER (PARTITION BY mac ORDER BY id DESC) AS n FROM events WHERE mac IS NOT NULL) WHERE n > ?)`).run(keep).changes
+  }
+
+  events(q: { machine?: string; limit?: number; afterId?: number; beforeId?: number } = {}): EventRow[] {
     const limit = Math.max(1, Math.min(q.limit ?? 100, 1000))
     const where: string[] = []
     const args: (string | number)[] = []
     if (q.machine !== undefined) { where.push('(machine = ? OR mac = ?)'); args.push(q.machine, q.machine) }
     if (q.afterId !== undefined) { where.push('id > ?'); args.push(q.afterId) }
+    if (q.beforeId !== undefined) { where.push('id < ?'); args.push(q.beforeId) }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`
     const rows = this.db.prepare(sql).all(...args, limit) as (Omit<EventRow, 'data'> & { data: string })[]
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }))
