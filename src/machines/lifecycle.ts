@@ -250,7 +250,7 @@ export class Lifecycle {
 
   /** A fresh per-boot token for the machine's current deployment, asked for from `ip` (tokens.ts: binding, eviction). */
   issueToken(mac: string, ip?: string, allow?: () => boolean): IssueResult {
-    return issueToken(this.store, mac, ip, allow)
+    return issueToken(this.store, mac, ip, allow, this.booter.configured({ mac })?.ip)
   }
 
   /** A cloud-init request with a token from `ip` (tokens.ts: refused from another address than the token's). */

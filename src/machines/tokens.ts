@@ -25,13 +25,14 @@ export type IssueResult =
 
 /**
  * A fresh per-boot token for the machine's current deployment, asked for from `ip`; `allow` (the
- * mint rate limit) is asked only when a token would be minted.
+ * mint rate limit) is asked only when a token would be minted; `configuredIp`: the machine's `ip:`.
  */
-export function issueToken(store: Store, mac: string, ip?: string, allow: () => boolean = () => true): IssueResult {
+export function issueToken(store: Store, mac: string, ip?: string, allow: () => boolean = () => true, configuredIp?: string): IssueResult {
   return store.tx((): IssueResult => {
     const dep = store.currentDeployment(mac)
     if (!dep) return { ok: false, reason: 'no-deployment' }
-    const seen = store.machine(mac)?.ip ?? null
+    // a configured `ip:` is a fact; else what DHCP/TFTP showed
+    const seen = configuredIp ?? store.machine(mac)?.ip ?? null
     if (seen !== null && ip !== undefined && ip !== seen) return { ok: false, reason: 'address' }
     if (!allow()) return { ok: false, reason: 'rate' }
     const token = randomBytes(16).toString('hex')

@@ -51,6 +51,10 @@ t.test('bound to the address bootlab saw', async (t) => {
   const tok2 = mint(s2, '10.0.0.4')
   t.equal(useToken(s2, tok2, '10.0.0.5', false).ok, false)
   t.ok(useToken(s2, tok2, '10.0.0.4', false).ok)
+  // a configured ip: binds even before anything was seen
+  const s3 = setup()
+  t.same(issueToken(s3, MAC, '10.0.0.66', undefined, '10.0.0.3'), { ok: false, reason: 'address' })
+  t.ok(issueToken(s3, MAC, '10.0.0.3', undefined, '10.0.0.3').ok)
 })
 
 t.test('mint rate limit per machine and per source', async (t) => {
