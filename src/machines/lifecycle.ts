@@ -35,6 +35,8 @@ export const DISCOVERED_MAX = 1024
 export const EVENTS_KEPT = 200_000
 /** events kept per machine by maintain() */
 export const EVENTS_PER_MACHINE = 500
+/** unconfigured machines forgotten per housekeeping slice */
+export const MAINTAIN_SLICE = 50
 /** unconfigured machines not seen for this long are forgotten (`server.discovered_expire`) */
 export const DISCOVERED_EXPIRE_S = 7 * 86400
 
@@ -93,14 +95,32 @@ export class Lifecycle {
   /**
    * Housekeeping, off the hot path (a timer in service.ts): forgets unconfigured machines not seen
    * for `server.discovered_expire`, keeps the newest EVENTS_PER_MACHINE events of each machine and
-   * EVENTS_KEPT overall. Returns what was removed.
+   * EVENTS_KEPT overall. Runs in slices of MAINTAIN_SLICE machines; `more` says whether to call again
+   * (service.ts does, on a later tick, so packets are not held up behind a big clean-up).
    */
-  maintain(): { machines: number; events: number } {
+  maintainStep(): { machines: number; events: number; more: boolean } {
     const cutoff = this.store.now() - discoveredExpireMs(this.readConfig())
-    const gone = this.store.expireUnnamed(cutoff)
+    const gone = this.store.expireUnnamed(cutoff, MAINTAIN_SLICE)
+    if (gone.length === MAINTAIN_SLICE) return { machines: gone.length, events: 0, more: true }
     const events = this.store.tx(() => this.store.pruneEventsPerMachine(EVENTS_PER_MACHINE) + this.store.pruneEvents(EVENTS_KEPT))
-    if (gone.length > 0 || events > 0) this.log.info({ machines: gone.length, events }, 'expired unconfigured machines and old events')
-    return { machines: gone.length, events }
+    return { machines: gone.length, events, more: false }
+  }
+
+  /** All of maintainStep() at once (tests, start). */
+  maintain(): { machines: number; events: number } {
+    const total = { machines: 0, events: 0 }
+    for (;;) {
+      const r = this.maintainStep()
+      total.machines += r.machines
+      total.events += r.events
+      if (!r.more) break
+    }
+    this.logMaintained(total)
+    return total
+  }
+
+  logMaintained(r: { machines: number; events: number }): void {
+    if (r.machines > 0 || r.events > 0) this.log.info(r, 'expired unconfigured machines and old events')
   }
 
   // ---- inputs ---------------------------------------------------------------------------------

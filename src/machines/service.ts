@@ -78,13 +78,23 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
   const bootScripts = new BootScripts({ booter, lifecycle, record, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
   late.bootScripts = bootScripts
   late.record = record
-  // expiry of unconfigured machines and event pruning, off the hot path
-  const maintain = (): void => {
-    try { lifecycle.maintain() } catch (err) { log.error({ err: (err as Error).message }, 'housekeeping failed (store error)') }
+  // expiry of unconfigured machines and event pruning, off the hot path: in slices, one per tick
+  let slice: NodeJS.Immediate | undefined
+  const maintain = (total = { machines: 0, events: 0 }): void => {
+    slice = undefined
+    try {
+      const r = lifecycle.maintainStep()
+      total.machines += r.machines
+      total.events += r.events
+      if (r.more) { slice = setImmediate(() => maintain(total)); return }
+      lifecycle.logMaintained(total)
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'housekeeping failed (store error)')
+    }
   }
-  const housekeeping = setInterval(maintain, opts.maintainEveryMs ?? MAINTAIN_EVERY_MS)
+  const housekeeping = setInterval(() => { if (!slice) maintain() }, opts.maintainEveryMs ?? MAINTAIN_EVERY_MS)
   housekeeping.unref()
-  const first = setImmediate(maintain)
+  slice = setImmediate(() => maintain())
   return {
     store,
     booter,
@@ -104,7 +114,7 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
     observations: () => queue.stats(),
     stop: () => {
       clearInterval(housekeeping)
-      clearImmediate(first)
+      if (slice) clearImmediate(slice)
       queue.stop()
       lifecycle.bus.removeAllListeners()
       store.close()

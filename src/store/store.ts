@@ -326,10 +326,16 @@ export class Store {
     return this.db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(keep).changes
   }
 
-  /** Keeps the newest `keep` events of each machine (by MAC); events without a MAC are left alone. */
+  /**
+   * Keeps the newest `keep` events of each machine (by MAC); events without a MAC are left alone.
+   * Index walks only (events_mac): machines under the limit cost one index entry count.
+   */
   pruneEventsPerMachine(keep: number): number {
-    return this.db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM
-      (SELECT id, ROW_NUMBER() OVER (PARTITION BY mac ORDER BY id DESC) AS n FROM events WHERE mac IS NOT NULL) WHERE n > ?)`).run(keep).changes
+    const over = this.db.prepare('SELECT mac FROM events WHERE mac IS NOT NULL GROUP BY mac HAVING COUNT(*) > ?').all(keep) as { mac: string }[]
+    const del = this.db.prepare(`DELETE FROM events WHERE mac = ? AND id < (SELECT id FROM events WHERE mac = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`)
+    let n = 0
+    for (const { mac } of over) n += del.run(mac, mac, keep - 1).changes
+    return n
   }
 
   events(q: { machine?: string; limit?: number; afterId?: number; beforeId?: number } = {}): EventRow[] {
