@@ -75,8 +75,6 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
   const actions: ActionDeps = { lifecycle, getConfig: o.getConfig, persistAssign: o.persistAssign, power: o.power, forget: (mac) => source.forget(mac), log }
   const stream = new EventStream({ source, data: streamData(source), log, ...o.stream })
   if (o.stats) o.stats.status = () => ({ ...stream.stats, sessions: access.sessions.size })
-  const streamRouter = Router()
-  streamRouter.get('/events/stream', read, stream.handle)
   const hostNames = (): (string | undefined)[] => {
     const cfg = o.getConfig()
     let advertised: string | undefined
@@ -84,12 +82,17 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
     return [advertised, cfg.server.advertise, cfg.server.http.listen, ...extraHosts(cfg)]
   }
   const hosts = { refused: 0 }
+  const guard = hostCheck({ names: hostNames, stats: hosts })
   const cloudInit = { refused_address: 0 }
   if (o.stats) o.stats.cloud_init_tokens = () => ({ ...bootScripts.tokenStats, ...cloudInit })
   if (o.stats) o.stats.host_check = () => ({ ...hosts })
+  const streamRouter = Router()
+  streamRouter.use(guard)
+  streamRouter.get('/events/stream', read, stream.handle)
   return [
-    { path: '/', router: Router().use(hostCheck({ names: hostNames, stats: hosts })) },
-    { path: '/', router: createStatusPages({ source, actions, access, limiter: new LoginLimiter(), log }) },
+    // the Host check is the first layer of the first routers (no router of its own: every router
+    // exit costs a tick, which would delay boot scripts); boot paths pass it untouched
+    { path: '/', router: createStatusPages({ source, actions, access, limiter: new LoginLimiter(), log, guard }) },
     { path: '/', router: createBootRouter({ bootScripts, log }) },
     {
       path: '/files',
