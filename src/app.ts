@@ -328,6 +328,8 @@ async function wireHttp(w: Wiring, source: ConfigSource, power: () => PowerServi
       })
       mounts.unshift({ path: '/', router: createMetricsRouter(w.stats) })
       http = new HttpService({ listen: cfg.server.http.listen, port: cfg.server.http.port, logger: w.logger.child({ service: 'http' }), mounts, health: () => w.app.health() })
+      const conns = http.limit.stats
+      w.stats.http_connections = () => ({ ...conns })
       await http.start()
     },
     stop: async () => { await http?.stop() },

@@ -47,6 +47,19 @@ export class ApiClient {
     }
   }
 
+  /** Every machine: GET /api/machines page by page (at most 100 pages). */
+  async machines<M>(): Promise<M[]> {
+    const all: M[] = []
+    let cursor: string | null = null
+    for (let i = 0; i < 100; i++) {
+      const page: { machines: M[]; next_cursor?: string | null } = await this.request('GET', `/api/machines${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`)
+      all.push(...page.machines)
+      cursor = page.next_cursor ?? null
+      if (!cursor) break
+    }
+    return all
+  }
+
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...(await this.authorization(method === 'POST')) }
     if (method === 'POST') headers['content-type'] = 'application/json'

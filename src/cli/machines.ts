@@ -23,7 +23,7 @@ export function machinesCommand(deps: CliDeps = {}): Command {
     .description('list machines: configured ones and discovered unknown ones')
     .option('--json', 'print JSON')
     .action((opts: { server: string; token?: string; tokenFile?: string; stateDir?: string; json?: boolean }) => runCli('machines', deps, async (write) => {
-      const { machines } = await clientFrom(opts).request<{ machines: MachineView[] }>('GET', '/api/machines')
+      const machines = await clientFrom(opts).machines<MachineView>()
       if (opts.json) return write(JSON.stringify(machines, null, 2) + '\n')
       write(table(['NAME', 'MAC', 'ARCH', 'STATE', 'PROFILE', 'NEXT BOOT', 'IP', 'LAST SEEN'], machineRows(machines)))
       const unnamed = machines.filter((m) => !m.configured)

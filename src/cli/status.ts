@@ -6,6 +6,10 @@ import type { MachineView } from '../machines/lifecycle.js'
 import { ago, clientFrom, runCli, table, withClientOptions, type CliDeps } from './client.js'
 import { machineRows } from './machines.js'
 import { describeEvent, printable, watchEvents } from './watch.js'
+import { terminalText } from './terminal-text.js'
+
+/** every cell and line printed here can carry text from the network (names, steps, addresses) */
+const safeRows = (rows: string[][]): string[][] => rows.map((r) => r.map((c) => terminalText(String(c))))
 
 export function statusCommand(deps: CliDeps = {}): Command {
   return withClientOptions(new Command('status'))
@@ -29,11 +33,11 @@ export function statusCommand(deps: CliDeps = {}): Command {
         return
       }
       if (!machine) {
-        const { machines } = await api.request<{ machines: MachineView[] }>('GET', '/api/machines')
+        const machines = await api.machines<MachineView>()
         const counts = new Map<string, number>()
         for (const m of machines) counts.set(m.state, (counts.get(m.state) ?? 0) + 1)
-        write(`bootlab at ${opts.server}: ${machines.length} machine(s)` + (counts.size ? ` — ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}` : '') + '\n\n')
-        write(table(['NAME', 'MAC', 'ARCH', 'STATE', 'PROFILE', 'NEXT BOOT', 'IP', 'LAST SEEN'], machineRows(machines)))
+        write(terminalText(`bootlab at ${opts.server}: ${machines.length} machine(s)` + (counts.size ? ` — ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}` : '')) + '\n\n')
+        write(table(['NAME', 'MAC', 'ARCH', 'STATE', 'PROFILE', 'NEXT BOOT', 'IP', 'LAST SEEN'], safeRows(machineRows(machines))))
         return
       }
       const { machine: m } = await api.request<{ machine: MachineView }>('GET', `/api/machines/${encodeURIComponent(machine)}`)
@@ -48,7 +52,7 @@ export function statusCommand(deps: CliDeps = {}): Command {
         `ip:         ${m.ip ?? '-'}   last seen ${ago(m.last_seen)}   power: ${m.power ? 'yes' : 'no'}`,
         '',
       ]
-      write(lines.join('\n') + '\n')
-      write(table(['TIME', 'EVENT'], [...events].reverse().map((e) => [new Date(e.ts).toISOString(), describeEvent(e)])))
+      write(lines.map((l) => terminalText(l)).join('\n') + '\n')
+      write(table(['TIME', 'EVENT'], safeRows([...events].reverse().map((e) => [new Date(e.ts).toISOString(), describeEvent(e)]))))
     }))
 }

@@ -109,10 +109,28 @@ function send(res: Response, a: Answer): void {
   res.status(a.status).json(a.body)
 }
 
+/** machines per page of GET /api/machines without ?limit=, and the most with it */
+export const PAGE_DEFAULT = 500
+export const PAGE_MAX = 1000
+
+function pageLimit(v: unknown, dflt: number): number {
+  const n = typeof v === 'string' ? Number.parseInt(v, 10) : dflt
+  return Number.isFinite(n) ? Math.max(1, Math.min(n, PAGE_MAX)) : dflt
+}
+
 function readRoutes(router: Router, deps: ApiRouterDeps): void {
   const { lifecycle, read } = deps
-  router.get('/machines', read, (_req, res) => {
-    res.json({ machines: lifecycle.list() })
+  // paginated: ?limit= (default PAGE_DEFAULT, at most PAGE_MAX) and ?cursor= (the previous page's next_cursor)
+  router.get('/machines', read, (req, res) => {
+    const cursor = typeof req.query.cursor === 'string' && req.query.cursor !== '' ? req.query.cursor.slice(0, 1024) : undefined
+    let page
+    try {
+      page = lifecycle.page(pageLimit(req.query.limit, PAGE_DEFAULT), cursor)
+    } catch (err) {
+      if (err instanceof RangeError) return send(res, fail(400, 'bad cursor'))
+      throw err
+    }
+    res.json({ machines: page.machines, next_cursor: page.next })
   })
   router.get('/machines/:name', read, (req, res) => {
     const name = String(req.params.name)
@@ -125,8 +143,11 @@ function readRoutes(router: Router, deps: ApiRouterDeps): void {
   })
   router.get('/events', read, (req, res) => {
     const machine = typeof req.query.machine === 'string' && req.query.machine !== '' ? req.query.machine : undefined
-    const limit = typeof req.query.limit === 'string' ? Number.parseInt(req.query.limit, 10) : 100
-    res.json({ events: lifecycle.events({ machine, limit: Number.isFinite(limit) ? limit : 100 }) })
+    const limit = pageLimit(req.query.limit, 100)
+    const before = typeof req.query.before === 'string' ? Number.parseInt(req.query.before, 10) : undefined
+    const events = lifecycle.events({ machine, limit, ...(before !== undefined && Number.isSafeInteger(before) ? { beforeId: before } : {}) })
+    // the next (older) page: ?before=<next_before>
+    res.json({ events, next_before: events.length === limit ? events[events.length - 1]!.id : null })
   })
 }
 

@@ -33,7 +33,8 @@ export function createBootRouter(deps: BootRouterDeps): Router {
     })
     res.set('Cache-Control', 'no-store')
     if (!r.ok) {
-      res.status(r.status).type('text/plain').send(`${r.status === 404 ? 'not found' : 'render error'}: ${r.reason}\n`)
+      if (r.status === 429) res.set('Retry-After', '60')
+      res.status(r.status).type('text/plain').send(`${r.status === 404 ? 'not found' : r.status === 429 ? 'too many requests' : 'render error'}: ${r.reason}\n`)
       return
     }
     res.status(200).type('text/plain').send(r.text)

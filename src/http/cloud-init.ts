@@ -10,6 +10,7 @@ import type { DeploymentRow } from '../store/store.js'
 import type { Lifecycle } from '../machines/lifecycle.js'
 import type { Recorder } from '../machines/observations.js'
 import { instanceId } from '../machines/tokens.js'
+import { LogThrottle } from '../machines/log-throttle.js'
 import type { Logger } from '../log.js'
 import { clientIp } from './client-ip.js'
 
@@ -22,6 +23,8 @@ export interface CloudInitRouterDeps {
   getConfig: () => Config
   baseUrl: () => string
   log: Logger
+  /** refusals (metrics): a valid token from another address than the one it is bound to */
+  stats?: { refused_address: number }
 }
 
 const DOCS: ReadonlySet<string> = new Set(['meta-data', 'user-data', 'vendor-data', 'network-config'])
@@ -29,16 +32,34 @@ const DOCS: ReadonlySet<string> = new Set(['meta-data', 'user-data', 'vendor-dat
 export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
   const router = Router()
   const notFound = (res: Response): void => { res.status(404).type('text/plain').send('not found\n') }
+  const stats = deps.stats ?? { refused_address: 0 }
+  const quiet = new LogThrottle()
 
-  function deployment(req: Request): DeploymentRow | undefined {
+  /**
+   * The deployment of the request's token, answered for the address the token is bound to only:
+   * from anywhere else 403 (counted, logged without the token). undefined: the answer is sent.
+   */
+  function deployment(req: Request, res: Response, markUsed: boolean): DeploymentRow | undefined {
     const token = req.params.token
-    return typeof token === 'string' ? deps.lifecycle.tokenDeployment(token) : undefined
+    const ip = clientIp(req)
+    const use = typeof token === 'string' ? deps.lifecycle.useToken(token, ip, markUsed) : { ok: false as const, reason: 'unknown' as const }
+    if (use.ok) return use.deployment
+    if (use.reason === 'address') {
+      stats.refused_address++
+      const suppressed = quiet.take(ip ?? '?')
+      if (suppressed !== undefined) deps.log.warn({ machine: use.deployment?.machine, ip, bound: use.bound, path: `/cloud-init/<token>/${req.params.doc ?? req.path.split('/').pop()}`, suppressed }, 'cloud-init token used from another address than the machine\'s: refused')
+      res.status(403).type('text/plain').send('forbidden\n')
+      return undefined
+    }
+    notFound(res)
+    return undefined
   }
 
   router.get('/:token/:doc', async (req, res) => {
     const doc = req.params.doc
-    const dep = deployment(req)
-    if (!dep || !DOCS.has(doc)) return notFound(res)
+    if (!DOCS.has(doc)) return notFound(res)
+    const dep = deployment(req, res, true)
+    if (!dep) return
     const cfg = deps.getConfig()
     const mc = cfg.machines[dep.machine]
     const profile = own(cfg.profiles, dep.profile)
@@ -67,8 +88,8 @@ export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
   const body = [express.urlencoded({ extended: false, limit: '64kb' }), express.json({ limit: '64kb' }), express.text({ limit: '64kb' })]
 
   router.post('/:token/phone-home', ...body, (req, res) => {
-    const dep = deployment(req)
-    if (!dep) return notFound(res)
+    const dep = deployment(req, res, false)
+    if (!dep) return
     const data: Record<string, string> = {}
     if (req.body && typeof req.body === 'object') {
       for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) if (typeof v === 'string') data[k] = v
@@ -78,8 +99,8 @@ export function createCloudInitRouter(deps: CloudInitRouterDeps): Router {
   })
 
   router.post('/:token/failed', ...body, (req, res) => {
-    const dep = deployment(req)
-    if (!dep) return notFound(res)
+    const dep = deployment(req, res, false)
+    if (!dep) return
     let reason = ''
     if (typeof req.body === 'string') reason = req.body
     else if (req.body && typeof (req.body as Record<string, unknown>).reason === 'string') reason = (req.body as Record<string, string>).reason!

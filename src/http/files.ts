@@ -10,6 +10,9 @@ import type { Logger } from '../log.js'
 import { checkSegment, JailError, resolveInRoot } from '../net/jail.js'
 import { clientIp } from './client-ip.js'
 
+/** read-ahead per download: small, so a few hundred slow readers hold a few MB, not hundreds */
+export const FILE_CHUNK = 64 * 1024
+
 export interface ServedFile {
   ip: string
   /** '/images/ubuntu/linux' */
@@ -149,7 +152,7 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       deps.log.error({ err: (err as Error).message }, 'files: onServed hook failed')
     }
     try {
-      await pipeline(createReadStream(file, { start, end, highWaterMark: 1 << 20 }), res)
+      await pipeline(createReadStream(file, { start, end, highWaterMark: FILE_CHUNK }), res)
     } catch (err) {
       deps.log.debug({ path: relPath, err: (err as Error).message }, 'file transfer aborted')
       if (!res.destroyed) res.destroy()

@@ -10,6 +10,7 @@ import { createApiRouter, type ActionDeps } from './api.js'
 import { createBootRouter } from './boot.js'
 import { createCloudInitRouter } from './cloud-init.js'
 import { createFilesRouter } from './files.js'
+import { hostCheck } from './host-check.js'
 import type { StatsSource } from './metrics.js'
 import { requireRead, type AccessOptions } from './status/access.js'
 import { createStatusPages, streamData } from './status/pages.js'
@@ -48,6 +49,12 @@ export interface MountedRouter {
   router: Router
 }
 
+/** extra names of `server.http.hosts` the status page and API answer to (DNS rebinding guard) */
+function extraHosts(cfg: Config): string[] {
+  const h = (cfg.server.http as { hosts?: unknown }).hosts
+  return Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string') : []
+}
+
 /** `server.http.public_read` (fixed at start, like every server: setting) */
 function publicRead(cfg: Config): boolean {
   return (cfg.server.http as { public_read?: boolean }).public_read === true
@@ -68,10 +75,24 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
   const actions: ActionDeps = { lifecycle, getConfig: o.getConfig, persistAssign: o.persistAssign, power: o.power, forget: (mac) => source.forget(mac), log }
   const stream = new EventStream({ source, data: streamData(source), log, ...o.stream })
   if (o.stats) o.stats.status = () => ({ ...stream.stats, sessions: access.sessions.size })
+  const hostNames = (): (string | undefined)[] => {
+    const cfg = o.getConfig()
+    let advertised: string | undefined
+    try { advertised = new URL(o.baseUrl()).hostname } catch { advertised = undefined }
+    return [advertised, cfg.server.advertise, cfg.server.http.listen, ...extraHosts(cfg)]
+  }
+  const hosts = { refused: 0 }
+  const guard = hostCheck({ names: hostNames, stats: hosts })
+  const cloudInit = { refused_address: 0 }
+  if (o.stats) o.stats.cloud_init_tokens = () => ({ ...bootScripts.tokenStats, ...cloudInit })
+  if (o.stats) o.stats.host_check = () => ({ ...hosts })
   const streamRouter = Router()
+  streamRouter.use(guard)
   streamRouter.get('/events/stream', read, stream.handle)
   return [
-    { path: '/', router: createStatusPages({ source, actions, access, limiter: new LoginLimiter(), log }) },
+    // the Host check is the first layer of the first routers (no router of its own: every router
+    // exit costs a tick, which would delay boot scripts); boot paths pass it untouched
+    { path: '/', router: createStatusPages({ source, actions, access, limiter: new LoginLimiter(), log, guard }) },
     { path: '/', router: createBootRouter({ bootScripts, log }) },
     {
       path: '/files',
@@ -84,7 +105,7 @@ export function createHttpRoutes(o: HttpRoutesOptions): MountedRouter[] {
         onServed: (f) => record.fileServed({ ip: f.ip, path: f.path }),
       }),
     },
-    { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, record, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log }) },
+    { path: '/cloud-init', router: createCloudInitRouter({ lifecycle, record, renderer, getConfig: o.getConfig, baseUrl: o.baseUrl, log, stats: cloudInit }) },
     { path: '/api', router: streamRouter },
     { path: '/api', router: createApiRouter({ ...actions, token: o.token, read }) },
   ]

@@ -4,6 +4,7 @@ import express, { type Request, type Response, type NextFunction, type Router } 
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Logger } from '../log.js'
+import { ConnectionLimit, type ConnectionLimitOptions } from './connection-limit.js'
 
 export interface Mount {
   /** mount path, default "/" */
@@ -20,6 +21,14 @@ export interface HttpServerOptions {
   health: () => Record<string, unknown>
   /** a request that has not finished sending headers+body within this time is dropped (default 30 s) */
   requestTimeoutMs?: number
+  /** open connections overall and per source address (default 256 / 32) */
+  connections?: ConnectionLimitOptions
+  /**
+   * slow-reader guard: a connection that neither sends nor takes any byte for this long is destroyed
+   * (default 60 s; a download the client stopped reading makes no progress). SSE streams send a
+   * heartbeat more often than this.
+   */
+  idleTimeoutMs?: number
 }
 
 /** request paths for logs: cloud-init paths carry a per-boot secret token */
@@ -50,13 +59,24 @@ export class HttpService {
   readonly name = 'http'
   #server: Server | undefined
   #sockets = new Set<Socket>()
+  /** open/refused connection counts (metrics) */
+  readonly limit: ConnectionLimit
 
-  constructor(private readonly opts: HttpServerOptions) {}
+  constructor(private readonly opts: HttpServerOptions) {
+    this.limit = new ConnectionLimit(opts.connections)
+  }
 
   async start(): Promise<void> {
     const app = createHttpApp(this.opts)
     const server = createServer({ requestTimeout: this.opts.requestTimeoutMs ?? 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, app)
-    server.on('connection', (s) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)) })
+    // no progress either way for this long: the socket is destroyed (Node's default 'timeout' action)
+    server.timeout = this.opts.idleTimeoutMs ?? 60_000
+    // before the HTTP parser sees the socket: a refused connection is closed without reading a byte
+    server.prependListener('connection', (s: Socket) => {
+      if (!this.limit.admit(s)) return
+      this.#sockets.add(s)
+      s.on('close', () => this.#sockets.delete(s))
+    })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.opts.port, this.opts.listen, () => { server.off('error', reject); resolve() })

@@ -13,6 +13,8 @@ import type { Lifecycle } from './lifecycle.js'
 import type { Booter, BootTarget } from './booter.js'
 import type { Recorder } from './observations.js'
 import { archFromIpxe } from './inputs.js'
+import { LogThrottle } from './log-throttle.js'
+import { MintLimit, type MintLimitOptions } from './mint-limit.js'
 
 export interface BootRequest {
   mac?: string
@@ -24,9 +26,11 @@ export interface BootRequest {
 
 export type BootResult =
   | { ok: true; text: string; machine: string; profile: string }
-  | { ok: false; status: 404 | 500; reason: string }
+  | { ok: false; status: 404 | 429 | 500; reason: string }
 
 export interface BootScriptsDeps {
+  /** cloud-init token minting rate per machine and per source (mint-limit.ts defaults) */
+  mintLimit?: MintLimitOptions
   booter: Booter
   /** issues cloud-init tokens */
   lifecycle: Lifecycle
@@ -42,7 +46,14 @@ export interface BootScriptsDeps {
 const LOCAL: Profile = { boot: 'local', initrd: [] }
 
 export class BootScripts {
-  constructor(private readonly deps: BootScriptsDeps) {}
+  /** cloud-init tokens minted and refused (metrics) */
+  readonly tokenStats = { minted: 0, refused_rate: 0, refused_in_use: 0, refused_address: 0 }
+  private readonly mintLimit: MintLimit
+  private readonly quiet = new LogThrottle()
+
+  constructor(private readonly deps: BootScriptsDeps) {
+    this.mintLimit = new MintLimit(deps.mintLimit)
+  }
 
   async render(req: BootRequest): Promise<BootResult> {
     const platform: Platform | undefined = req.platform === 'efi' || req.platform === 'pcbios' ? req.platform : undefined
@@ -84,7 +95,7 @@ export class BootScripts {
   /** Which machine and profile, with a token when the profile deploys something. */
   private context(q: { mac?: string | undefined; ip?: string | undefined; arch?: Arch | undefined }):
     | { ok: true; ctx: BootContext; target: Exclude<BootTarget, { kind: 'ignored' }> }
-    | { ok: false; status: 404 | 500; reason: string } {
+    | { ok: false; status: 404 | 429 | 500; reason: string } {
     const target = this.deps.booter.bootTarget(q)
     if (target.kind === 'ignored') return { ok: false, status: 404, reason: 'unknown machine (unknown: ignore)' }
     // a configured machine without a profile boots its disk
@@ -92,7 +103,11 @@ export class BootScripts {
     const profile = target.profileName === undefined ? LOCAL : own(this.deps.getConfig().profiles, profileName)
     if (!profile) return { ok: false, status: 500, reason: `profile ${profileName} is not defined` }
     const mac = target.mac
-    const tok = target.kind === 'known' && profileKind(profile) !== 'local' ? this.token(mac) : undefined
+    const issued = target.kind === 'known' && profileKind(profile) !== 'local' ? this.token(mac, q.ip) : undefined
+    // over the mint rate, or every kept token in use by an install: no script rather than an
+    // installer without its configuration (iPXE fails this boot; the next one tries again)
+    if (issued === 'refused') return { ok: false, status: 429, reason: 'too many boot scripts for this machine or address; try again later' }
+    const tok = issued
     const m = target.machine
     const ctx: BootContext = {
       profileName,
@@ -105,14 +120,33 @@ export class BootScripts {
     return { ok: true, ctx, target }
   }
 
-  /** A cloud-init token (a write): a failing store serves the script without one rather than not at all. */
-  private token(mac: string): { token: string; instanceId: string } | undefined {
+  /**
+   * A cloud-init token (a write) for `mac` asked from `ip`: undefined (the script goes out without
+   * secrets) when asked from another address than the machine's or the store fails; 'refused' over
+   * the mint rate or when every kept token is in use.
+   */
+  private token(mac: string, ip: string | undefined): { token: string; instanceId: string } | 'refused' | undefined {
+    let r
     try {
-      return this.deps.lifecycle.issueToken(mac)
+      r = this.deps.lifecycle.issueToken(mac, ip, () => this.mintLimit.allow(mac, ip))
     } catch (err) {
       this.deps.log.error({ mac, err: (err as Error).message }, 'could not issue a cloud-init token (store error); the script goes out without one')
       return undefined
     }
+    if (r.ok) {
+      this.tokenStats.minted++
+      return { token: r.token, instanceId: r.instanceId }
+    }
+    if (r.reason === 'no-deployment') return undefined
+    const key = r.reason === 'address' ? 'refused_address' : r.reason === 'rate' ? 'refused_rate' : 'refused_in_use'
+    this.tokenStats[key]++
+    const suppressed = this.quiet.take(`${r.reason} ${ip ?? '?'}`)
+    if (suppressed !== undefined) {
+      this.deps.log.warn({ mac, ip, reason: r.reason, suppressed }, r.reason === 'address'
+        ? 'boot script asked for a machine from another address than bootlab saw it use: served without a cloud-init token'
+        : 'cloud-init token not minted (rate limit or all tokens in use): boot script refused (429)')
+    }
+    return r.reason === 'address' ? undefined : 'refused'
   }
 
   /**

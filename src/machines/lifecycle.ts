@@ -12,7 +12,9 @@ import type { ConfigChangeEvent, DhcpObservation, HttpObservation, PowerEventTyp
 import { Booter } from './booter.js'
 import { MachineBus } from './bus.js'
 import { machineView, type MachineView } from './views.js'
-import { instanceId, issueToken, tokenDeployment } from './tokens.js'
+import { LogThrottle } from './log-throttle.js'
+import { parseDuration } from '../config/names.js'
+import { instanceId, issueToken, tokenDeployment, useToken, type IssueResult, type TokenUse } from './tokens.js'
 
 export type { MachineView } from './views.js'
 export type { BusEvents } from './bus.js'
@@ -30,8 +32,20 @@ export interface LifecycleDeps {
 /** Unconfigured machines kept: beyond this a new MAC is not recorded, so a MAC flood cannot grow the table. */
 export const DISCOVERED_MAX = 1024
 
-/** events kept in the store (older ones are pruned at start) */
-const EVENTS_KEPT = 200_000
+/** events kept in the store (older ones are pruned at start and by maintain()) */
+export const EVENTS_KEPT = 200_000
+/** events kept per machine by maintain() */
+export const EVENTS_PER_MACHINE = 500
+/** unconfigured machines forgotten per housekeeping slice */
+export const MAINTAIN_SLICE = 50
+/** unconfigured machines not seen for this long are forgotten (`server.discovered_expire`) */
+export const DISCOVERED_EXPIRE_S = 7 * 86400
+
+function discoveredExpireMs(cfg: Config): number {
+  const v = (cfg.server as { discovered_expire?: string | number }).discovered_expire
+  const s = v === undefined ? null : parseDuration(v)
+  return (s ?? DISCOVERED_EXPIRE_S) * 1000
+}
 
 const NETBOOT_FROM: ReadonlySet<MachineState> = new Set(['assigned', 'cycling', 'netbooting', 'failed'])
 
@@ -46,6 +60,8 @@ export class Lifecycle {
   private readonly log: Logger
   /** the config object last reconciled; a new object (hot reload) triggers a reconcile */
   private seen: Config | undefined
+  /** log lines about unconfigured machines (anyone can make up MACs): at most one a minute per kind */
+  private readonly quiet = new LogThrottle()
 
   constructor(deps: LifecycleDeps) {
     this.store = deps.store
@@ -75,6 +91,37 @@ export class Lifecycle {
       this.reconcile()
     }
     return cfg
+  }
+
+  /**
+   * Housekeeping, off the hot path (a timer in service.ts): forgets unconfigured machines not seen
+   * for `server.discovered_expire`, keeps the newest EVENTS_PER_MACHINE events of each machine and
+   * EVENTS_KEPT overall. Runs in slices of MAINTAIN_SLICE machines; `more` says whether to call again
+   * (service.ts does, on a later tick, so packets are not held up behind a big clean-up).
+   */
+  maintainStep(): { machines: number; events: number; more: boolean } {
+    const cutoff = this.store.now() - discoveredExpireMs(this.readConfig())
+    const gone = this.store.expireUnnamed(cutoff, MAINTAIN_SLICE)
+    if (gone.length === MAINTAIN_SLICE) return { machines: gone.length, events: 0, more: true }
+    const events = this.store.tx(() => this.store.pruneEventsPerMachine(EVENTS_PER_MACHINE) + this.store.pruneEvents(EVENTS_KEPT))
+    return { machines: gone.length, events, more: false }
+  }
+
+  /** All of maintainStep() at once (tests, start). */
+  maintain(): { machines: number; events: number } {
+    const total = { machines: 0, events: 0 }
+    for (;;) {
+      const r = this.maintainStep()
+      total.machines += r.machines
+      total.events += r.events
+      if (!r.more) break
+    }
+    this.logMaintained(total)
+    return total
+  }
+
+  logMaintained(r: { machines: number; events: number }): void {
+    if (r.machines > 0 || r.events > 0) this.log.info(r, 'expired unconfigured machines and old events')
   }
 
   // ---- inputs ---------------------------------------------------------------------------------
@@ -222,9 +269,14 @@ export class Lifecycle {
 
   // ---- boot -----------------------------------------------------------------------------------
 
-  /** A fresh per-boot token for the machine's current deployment (undefined without one). */
-  issueToken(mac: string): { token: string; instanceId: string } | undefined {
-    return issueToken(this.store, mac)
+  /** A fresh per-boot token for the machine's current deployment, asked for from `ip` (tokens.ts: binding, eviction). */
+  issueToken(mac: string, ip?: string, allow?: () => boolean): IssueResult {
+    return issueToken(this.store, mac, ip, allow, this.booter.configured({ mac })?.ip)
+  }
+
+  /** A cloud-init request with a token from `ip` (tokens.ts: refused from another address than the token's). */
+  useToken(token: string, ip: string | undefined, markUsed: boolean): TokenUse {
+    return useToken(this.store, token, ip, markUsed)
   }
 
   /** The deployment a cloud-init token belongs to, if it is still the machine's current one. */
@@ -239,7 +291,10 @@ export class Lifecycle {
   scriptServed(mac: string, profileName: string | undefined, loader: 'ipxe' | 'grub', seen: { ip?: string | undefined; arch?: Arch | undefined } = {}): void {
     this.tx(() => {
       if (!this.rowForMac(mac, seen.arch)) return
-      if (seen.ip || seen.arch) this.observe(mac, { ip: seen.ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
+      // a script request names its MAC itself: its address is taken only when none was seen yet
+      // (DHCP/TFTP), else anyone could move a machine's address, and its cloud-init token, to theirs
+      const ip = seen.ip && !this.store.machine(mac)?.ip ? seen.ip : undefined
+      if (ip || seen.arch) this.observe(mac, { ip, arch: this.booter.configured({ mac }) ? undefined : seen.arch, seen: true })
       this.onHttp({ mac, path: loader === 'ipxe' ? '/boot.ipxe' : '/grub.cfg', kind: loader === 'ipxe' ? 'script' : 'grub-cfg' })
       const p = profileName ? own(this.getConfig().profiles, profileName) : undefined
       const dep = this.store.currentDeployment(mac)
@@ -308,7 +363,7 @@ export class Lifecycle {
     return mc ? this.store.currentDeployment(mc.mac)?.id ?? null : null
   }
 
-  events(q: { machine?: string; limit?: number; afterId?: number }): EventRow[] {
+  events(q: { machine?: string; limit?: number; afterId?: number; beforeId?: number }): EventRow[] {
     return this.store.events(q)
   }
 
@@ -316,6 +371,26 @@ export class Lifecycle {
 
   list(): MachineView[] {
     return this.store.machines().map((r) => this.view(r))
+  }
+
+  /** One page of list(): `cursor` is the `next` of the previous page (undefined: the first page). */
+  page(limit: number, cursor?: string): { machines: MachineView[]; next: string | null } {
+    let after: { name: string | null; mac: string } | undefined
+    if (cursor) {
+      try {
+        const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
+        if (Array.isArray(v) && v.length === 2 && (v[0] === null || typeof v[0] === 'string') && typeof v[1] === 'string') after = { name: v[0] as string | null, mac: v[1] }
+      } catch { /* a malformed cursor starts from the beginning */ }
+      if (!after) throw new RangeError('bad cursor')
+    }
+    const rows = this.store.machinesPage(limit + 1, after)
+    const more = rows.length > limit
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return {
+      machines: page.map((r) => this.view(r)),
+      next: more && last ? Buffer.from(JSON.stringify([last.name, last.mac])).toString('base64url') : null,
+    }
   }
 
   get(nameOrMac: string): MachineView | undefined {
@@ -348,7 +423,8 @@ export class Lifecycle {
       this.record(mac, 'discovered', { arch: arch ?? null })
       return r
     })
-    this.log.info({ mac }, 'discovered an unknown machine')
+    const suppressed = this.quiet.take('discovered')
+    if (suppressed !== undefined) this.log.info({ mac, suppressed }, 'discovered an unknown machine')
     return row
   }
 
@@ -446,10 +522,13 @@ export class Lifecycle {
   private publish(mac: string): void {
     const evs = this.pending
     this.pending = []
+    const unnamed = this.store.machine(mac)?.name == null
     for (const ev of evs) {
-      // the machine history in the journal too; per-packet observations only at debug level
+      // the machine history in the journal too; per-packet observations only at debug level; events
+      // of unconfigured machines (a MAC flood) at most one a minute per type at info level
       const level = ev.type === 'dhcp' || ev.type === 'tftp' || ev.type === 'http' ? 'debug' : 'info'
-      this.log[level]({ machine: ev.machine, mac: ev.mac, event: ev.type, data: ev.data }, `machine ${ev.machine}: ${ev.type}`)
+      const suppressed = level === 'info' && unnamed ? this.quiet.take(`event ${ev.type}`) : 0
+      if (suppressed !== undefined) this.log[level]({ machine: ev.machine, mac: ev.mac, event: ev.type, data: ev.data, ...(suppressed ? { suppressed } : {}) }, `machine ${ev.machine}: ${ev.type}`)
       this.bus.emit('event', ev)
     }
     const row = this.store.machine(mac)

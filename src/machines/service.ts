@@ -21,7 +21,12 @@ export interface MachineServiceOptions {
   booter?: Booter
   /** most observations waiting to be recorded */
   queueCap?: number
+  /** how often lifecycle.maintain() runs (default MAINTAIN_EVERY_MS) */
+  maintainEveryMs?: number
 }
+
+/** housekeeping period: discovered-machine expiry and event pruning */
+export const MAINTAIN_EVERY_MS = 10 * 60_000
 
 export interface MachineService {
   readonly store: Store
@@ -73,6 +78,23 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
   const bootScripts = new BootScripts({ booter, lifecycle, record, renderer, getConfig: opts.getConfig, baseUrl: opts.baseUrl, log })
   late.bootScripts = bootScripts
   late.record = record
+  // expiry of unconfigured machines and event pruning, off the hot path: in slices, one per tick
+  let slice: NodeJS.Immediate | undefined
+  const maintain = (total = { machines: 0, events: 0 }): void => {
+    slice = undefined
+    try {
+      const r = lifecycle.maintainStep()
+      total.machines += r.machines
+      total.events += r.events
+      if (r.more) { slice = setImmediate(() => maintain(total)); return }
+      lifecycle.logMaintained(total)
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'housekeeping failed (store error)')
+    }
+  }
+  const housekeeping = setInterval(() => { if (!slice) maintain() }, opts.maintainEveryMs ?? MAINTAIN_EVERY_MS)
+  housekeeping.unref()
+  slice = setImmediate(() => maintain())
   return {
     store,
     booter,
@@ -91,6 +113,8 @@ export function startMachineService(opts: MachineServiceOptions): MachineService
     },
     observations: () => queue.stats(),
     stop: () => {
+      clearInterval(housekeeping)
+      if (slice) clearImmediate(slice)
       queue.stop()
       lifecycle.bus.removeAllListeners()
       store.close()

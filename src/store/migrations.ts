@@ -85,4 +85,13 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'boot tokens: the address a token is bound to, and when it was first used; events by MAC (pruning)',
+    sql: `
+      ALTER TABLE boot_tokens ADD COLUMN ip TEXT;
+      ALTER TABLE boot_tokens ADD COLUMN used_at INTEGER;
+      CREATE INDEX IF NOT EXISTS events_mac ON events(mac, id);
+    `,
+  },
 ]

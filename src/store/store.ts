@@ -197,6 +197,28 @@ export class Store {
     return this.db.prepare('SELECT * FROM machines ORDER BY name IS NULL, name, mac').all() as MachineRow[]
   }
 
+  /** One page of machines in the order of machines(), after the row `after` (keyset: its name and mac). */
+  machinesPage(limit: number, after?: { name: string | null; mac: string }): MachineRow[] {
+    if (!after) return this.db.prepare('SELECT * FROM machines ORDER BY name IS NULL, name, mac LIMIT ?').all(limit) as MachineRow[]
+    return this.db.prepare(`SELECT * FROM machines WHERE (name IS NULL, COALESCE(name, ''), mac) > (?, ?, ?)
+      ORDER BY name IS NULL, name, mac LIMIT ?`).all(after.name === null ? 1 : 0, after.name ?? '', after.mac, limit) as MachineRow[]
+  }
+
+  /**
+   * Forgets unconfigured machines last seen (or created, if never seen) before `before`, with their
+   * events; machines with a deployment are kept. Returns the MACs removed.
+   */
+  expireUnnamed(before: number, max = 1000): string[] {
+    return this.tx(() => {
+      const macs = (this.db.prepare(`SELECT mac FROM machines WHERE name IS NULL AND deployment_id IS NULL
+        AND COALESCE(last_seen, state_since) < ? LIMIT ?`).all(before, max) as { mac: string }[]).map((r) => r.mac)
+      const delEvents = this.db.prepare('DELETE FROM events WHERE mac = ?')
+      const delMachine = this.db.prepare('DELETE FROM machines WHERE mac = ?')
+      for (const mac of macs) { delEvents.run(mac); delMachine.run(mac) }
+      return macs
+    })
+  }
+
   /** Creates the row if needed with the given initial state. Returns the row. */
   ensureMachine(mac: string, init: { name?: string | null; state: MachineState }): MachineRow {
     const ts = this.now()
@@ -285,21 +307,40 @@ export class Store {
   // ---- boot tokens (stored as SHA-256; the token itself only lives in the command line) -----------
 
   /**
-   * A new per-boot token; only the newest BOOT_TOKENS_KEPT of a deployment stay valid, so repeated
-   * script requests (a boot loop, or someone polling /boot.ipxe) cannot grow the table.
+   * A new per-boot token bound to `ip` (null: unbound). At most BOOT_TOKENS_KEPT per deployment: when
+   * full, the oldest token never used for a cloud-init fetch makes room; a token in use is never
+   * evicted, and when all are in use no new one is added (false).
    */
-  addBootToken(tokenHash: string, deploymentId: number, mac: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at) VALUES (?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now())
-      this.db.prepare(`DELETE FROM boot_tokens WHERE deployment_id = ? AND rowid NOT IN
-        (SELECT rowid FROM boot_tokens WHERE deployment_id = ? ORDER BY rowid DESC LIMIT ${BOOT_TOKENS_KEPT})`).run(deploymentId, deploymentId)
+  addBootToken(tokenHash: string, deploymentId: number, mac: string, ip: string | null = null): boolean {
+    return this.db.transaction(() => {
+      const n = (this.db.prepare('SELECT COUNT(*) AS n FROM boot_tokens WHERE deployment_id = ?').get(deploymentId) as { n: number }).n
+      if (n >= BOOT_TOKENS_KEPT) {
+        const evicted = this.db.prepare(`DELETE FROM boot_tokens WHERE rowid IN (SELECT rowid FROM boot_tokens
+          WHERE deployment_id = ? AND used_at IS NULL ORDER BY rowid LIMIT ?)`).run(deploymentId, n - BOOT_TOKENS_KEPT + 1).changes
+        if (evicted < n - BOOT_TOKENS_KEPT + 1) return false
+      }
+      this.db.prepare('INSERT INTO boot_tokens (token_hash, deployment_id, mac, created_at, ip) VALUES (?, ?, ?, ?, ?)').run(tokenHash, deploymentId, mac, this.now(), ip)
+      return true
     })()
   }
 
   /** The token's deployment, only while it is the machine's current deployment. */
   tokenDeployment(tokenHash: string): DeploymentRow | undefined {
-    return this.db.prepare(`SELECT d.* FROM boot_tokens t JOIN deployments d ON d.id = t.deployment_id
-      JOIN machines m ON m.mac = t.mac AND m.deployment_id = d.id WHERE t.token_hash = ?`).get(tokenHash) as DeploymentRow | undefined
+    return this.bootToken(tokenHash)?.deployment
+  }
+
+  /** The token's deployment (while current), the address it is bound to and when it was first used. */
+  bootToken(tokenHash: string): { deployment: DeploymentRow; ip: string | null; used_at: number | null } | undefined {
+    const r = this.db.prepare(`SELECT d.*, t.ip AS token_ip, t.used_at AS token_used_at FROM boot_tokens t JOIN deployments d ON d.id = t.deployment_id
+      JOIN machines m ON m.mac = t.mac AND m.deployment_id = d.id WHERE t.token_hash = ?`).get(tokenHash) as (DeploymentRow & { token_ip: string | null; token_used_at: number | null }) | undefined
+    if (!r) return undefined
+    const { token_ip: ip, token_used_at: used, ...deployment } = r
+    return { deployment, ip, used_at: used }
+  }
+
+  /** Marks a token as used for a cloud-init fetch (it is never evicted then). */
+  markBootTokenUsed(tokenHash: string): void {
+    this.db.prepare('UPDATE boot_tokens SET used_at = COALESCE(used_at, ?) WHERE token_hash = ?').run(this.now(), tokenHash)
   }
 
   // ---- events ---------------------------------------------------------------------------------
@@ -317,12 +358,25 @@ export class Store {
     return this.db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(keep).changes
   }
 
-  events(q: { machine?: string; limit?: number; afterId?: number } = {}): EventRow[] {
+  /**
+   * Keeps the newest `keep` events of each machine (by MAC); events without a MAC are left alone.
+   * Index walks only (events_mac): machines under the limit cost one index entry count.
+   */
+  pruneEventsPerMachine(keep: number): number {
+    const over = this.db.prepare('SELECT mac FROM events WHERE mac IS NOT NULL GROUP BY mac HAVING COUNT(*) > ?').all(keep) as { mac: string }[]
+    const del = this.db.prepare(`DELETE FROM events WHERE mac = ? AND id < (SELECT id FROM events WHERE mac = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`)
+    let n = 0
+    for (const { mac } of over) n += del.run(mac, mac, keep - 1).changes
+    return n
+  }
+
+  events(q: { machine?: string; limit?: number; afterId?: number; beforeId?: number } = {}): EventRow[] {
     const limit = Math.max(1, Math.min(q.limit ?? 100, 1000))
     const where: string[] = []
     const args: (string | number)[] = []
     if (q.machine !== undefined) { where.push('(machine = ? OR mac = ?)'); args.push(q.machine, q.machine) }
     if (q.afterId !== undefined) { where.push('id > ?'); args.push(q.afterId) }
+    if (q.beforeId !== undefined) { where.push('id < ?'); args.push(q.beforeId) }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`
     const rows = this.db.prepare(sql).all(...args, limit) as (Omit<EventRow, 'data'> & { data: string })[]
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }))

@@ -2,7 +2,7 @@
 // the login form, and the page's actions (assign, power, forget), which need a logged-in session
 // and the session's CSRF token and call the same functions as the JSON API (src/http/api.ts).
 // Also builds the data of each event-stream event (JSON, with the machine's re-rendered row).
-import express, { Router, type Request, type Response } from 'express'
+import express, { Router, type Request, type RequestHandler, type Response } from 'express'
 import type { Logger } from '../../log.js'
 import { assignMachine, forgetMachine, powerMachine, type ActionDeps, type Answer } from '../api.js'
 import { clientIp } from '../client-ip.js'
@@ -20,6 +20,8 @@ export interface StatusPagesDeps {
   access: AccessOptions
   limiter: LoginLimiter
   log: Logger
+  /** runs before every route of this router (the Host check: routes.ts) */
+  guard?: RequestHandler
 }
 
 /** bootlab's own assets, everything else refused: no inline script, no framing, no referrer */
@@ -69,6 +71,7 @@ function isSecure(req: Request): boolean {
 
 export function createStatusPages(deps: StatusPagesDeps): Router {
   const router = Router()
+  if (deps.guard) router.use(deps.guard)
   const { source } = deps
   const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 })
 
