@@ -88,14 +88,24 @@ function removeAll(): void {
   for (const f of live.values()) f()
   live.clear()
 }
-process.once('exit', removeAll)
 let signalsTaken = 0
-for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
-  process.on(sig, () => {
-    if (signalsTaken > 0) return
-    removeAll()
-    process.exit(128 + n)
-  })
+let armed = false
+/**
+ * The exit and signal hooks, installed when the first lab is created — not at import: a program
+ * that only imports the lab (`bootlab serve` through the CLI's demo command) keeps its own
+ * SIGTERM handling.
+ */
+function armHooks(): void {
+  if (armed) return
+  armed = true
+  process.once('exit', removeAll)
+  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+    process.on(sig, () => {
+      if (signalsTaken > 0) return
+      removeAll()
+      process.exit(128 + n)
+    })
+  }
 }
 
 /**
@@ -112,6 +122,7 @@ export function takeOverSignals(): () => void {
 const NAME = /^[a-z][a-z0-9.-]{0,23}$/
 
 export async function createLab(spec: LabSpec = {}): Promise<Lab> {
+  armHooks()
   const id = randomBytes(3).toString('hex')
   const prefix = spec.prefix ?? 'blt'
   const subnet = spec.subnet ?? '10.77.0'
