@@ -6,11 +6,13 @@ import { EventEmitter } from 'node:events'
 import { isIPv6 } from 'node:net'
 import type { Logger } from '../log.js'
 import { encodeError, ErrorCode, parsePacket, type RequestPacket } from './packet.js'
-import { negotiate } from './options.js'
+import { negotiate, type Negotiated } from './options.js'
+import type { RtoLimits } from './rto.js'
 import { AccessDenied, type Resolved, type TftpResolver } from './resolver.js'
 import { Session, type ClientAddress, type SessionResult } from './session.js'
 import { FileCache, MemorySource, openFileSource, toNetascii, type ByteSource } from './source.js'
 import { readFile } from 'node:fs/promises'
+import { NativeDataPath, type TransferHandle } from './fast-path.js'
 
 export interface TftpLimits {
   /** concurrent transfers, all clients together */
@@ -60,6 +62,8 @@ export interface TftpServerOptions {
   resolver: TftpResolver
   logger: Logger
   limits?: Partial<TftpLimits>
+  /** 'auto' (default): the native data path (src/tftp/fast-path.ts) when built; 'js': always Session */
+  dataPath?: 'auto' | 'js'
 }
 
 export type TransferOutcome = 'ok' | 'aborted' | 'failed' | 'not_found' | 'denied' | 'refused'
@@ -132,7 +136,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly limits: TftpLimits
   private readonly log: Logger
   private socket: Socket | null = null
-  private readonly sessions = new Map<string, { session: Session | null; socket: Socket | null }>()
+  private readonly sessions = new Map<string, { session: TransferHandle | null }>()
   private readonly perClient = new Map<string, number>()
   private readonly cache: FileCache
   private readonly counters = {
@@ -140,13 +144,19 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     bytesSent: 0, packetsSent: 0, retransmits: 0, duplicateAcks: 0, duplicateRequests: 0,
   }
   private readonly drops: Record<string, number> = {}
+  /** native DATA/ACK loop, null when not built or not wanted */
+  private readonly fast: NativeDataPath | null
 
   constructor(private readonly o: TftpServerOptions) {
     super()
     this.limits = { ...DEFAULT_LIMITS, ...o.limits }
     this.log = o.logger.child({ module: 'tftp' })
     this.cache = new FileCache(this.limits.cacheMaxFileBytes, this.limits.cacheMaxTotalBytes)
+    this.fast = o.dataPath === 'js' ? null : NativeDataPath.load()
   }
+
+  /** which data path runs transfers: 'native' (native/tftpfast) or 'js' (Session) */
+  get dataPath(): 'native' | 'js' { return this.fast ? 'native' : 'js' }
 
   get address(): { address: string; port: number } {
     if (!this.socket) throw new Error('not started')
@@ -164,13 +174,14 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     sock.on('error', (err) => this.log.warn({ err }, 'tftp socket error'))
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo))
     this.socket = sock
-    this.log.info({ address: this.address }, 'tftp listening')
+    this.log.info({ address: this.address, dataPath: this.dataPath }, 'tftp listening')
   }
 
   async stop(): Promise<void> {
     const sock = this.socket
     this.socket = null
     for (const s of this.sessions.values()) s.session?.cancel('Server shutting down')
+    await this.fast?.idle() // native transfers report their end asynchronously
     if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()))
   }
 
@@ -181,7 +192,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       cacheHits: this.cache.hits,
       cacheMisses: this.cache.misses,
       cacheBytes: this.cache.bytes,
-      drops: { ...this.drops },
+      drops: sumCounts(this.drops, this.fast?.drops() ?? {}),
     }
   }
 
@@ -246,7 +257,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       return
     }
     // hold the slot while resolving, so a retransmitted RRQ is not served twice
-    this.sessions.set(key, { session: null, socket: null })
+    this.sessions.set(key, { session: null })
     this.perClient.set(client.address, perClient + 1)
     let released = false
     const release = (): void => {
@@ -287,12 +298,42 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
 
     const negotiated = negotiate(pkt.options, source.size, this.limits)
-    const sock = createSocket({ type: isIPv6(client.address) ? 'udp6' : 'udp4' })
-    try {
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject)
-        sock.bind({ address: this.o.address ?? '0.0.0.0', port: 0 }, () => { sock.off('error', reject); resolve() })
+    const layer = resolved.layer
+    const rto = { initialMs: this.limits.rtoInitialMs, minMs: this.limits.rtoMinMs, maxMs: this.limits.rtoMaxMs }
+    const onDone = (r: SessionResult): void => {
+      release()
+      void source.close()
+      this.counters.bytesSent += r.bytes
+      this.counters.packetsSent += r.packetsSent
+      this.counters.retransmits += r.retransmits
+      this.counters.duplicateAcks += r.duplicateAcks
+      const res = r.result
+      const rec = record({
+        layer, size: source.size, bytes: r.bytes, outcome: res.outcome,
+        error: res.outcome === 'aborted' ? res.error : res.outcome === 'failed' ? { code: ErrorCode.NOT_DEFINED, message: res.reason } : null,
+        blksize: negotiated.blksize, windowsize: negotiated.windowsize, retransmits: r.retransmits, rttMs: r.rttMs,
       })
+      if (res.outcome === 'ok') {
+        this.counters.transfersOk++
+        this.log.debug({ id, client, file: pkt.filename, bytes: r.bytes, ms: Math.round(rec.durationMs), retransmits: r.retransmits }, 'tftp transfer done')
+      } else if (res.outcome === 'aborted') {
+        this.counters.transfersAborted++
+        // Pi existence probes ("Early terminate") and UEFI/iPXE option checks end like this
+        this.log.debug({ id, client, file: pkt.filename, error: res.error }, 'tftp transfer ended by client')
+      } else {
+        this.counters.transfersFailed++
+        this.log.info({ id, client, file: pkt.filename, reason: res.reason, bytes: r.bytes }, 'tftp transfer failed')
+      }
+      this.emit('tftp.transfer.done', rec)
+    }
+
+    let transfer: TransferHandle
+    let session: Session | null = null
+    try {
+      const bindAddress = this.o.address ?? '0.0.0.0'
+      // the native data path when built and the source can be handed over, else a Session here
+      transfer = this.fast?.start({ bindAddress, client, source, negotiated, rto, maxRetries: this.limits.maxRetries, onDone }) ??
+        (session = await this.openSession(bindAddress, client, source, negotiated, rto, onDone))
     } catch (err) {
       release()
       await source.close()
@@ -300,54 +341,34 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       refuse('refused', ErrorCode.NOT_DEFINED, 'Server error', resolved.layer)
       return
     }
-    const layer = resolved.layer
     const start: TransferStart = {
       id, client, file: pkt.filename, mode: pkt.mode, layer, size: source.size,
       blksize: negotiated.blksize, windowsize: negotiated.windowsize,
     }
     this.log.debug({ ...start, options: Object.fromEntries(pkt.options) }, 'tftp transfer start')
     this.emit('tftp.transfer.start', start)
+    const slot = this.sessions.get(key)
+    if (slot) slot.session = transfer
+    session?.start()
+  }
 
-    const session = new Session({
-      socket: sock,
-      client,
-      source,
-      negotiated,
-      rto: { initialMs: this.limits.rtoInitialMs, minMs: this.limits.rtoMinMs, maxMs: this.limits.rtoMaxMs },
-      maxRetries: this.limits.maxRetries,
+  /** The JavaScript data path: a transfer socket and a Session on it (not started yet). */
+  private async openSession(bindAddress: string, client: ClientAddress, source: ByteSource, negotiated: Negotiated,
+    rto: RtoLimits, onDone: (r: SessionResult) => void): Promise<Session> {
+    const sock = createSocket({ type: isIPv6(client.address) ? 'udp6' : 'udp4' })
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject)
+      sock.bind({ address: bindAddress, port: 0 }, () => { sock.off('error', reject); resolve() })
+    })
+    return new Session({
+      socket: sock, client, source, negotiated, rto, maxRetries: this.limits.maxRetries,
       onDrop: (reason) => this.drop(reason),
-      onDone: (r: SessionResult) => {
-        release()
+      onDone: (r) => {
         // a final ERROR may still be queued on the socket: close it a moment later
         setTimeout(() => { try { sock.close() } catch { /* closed */ } }, 50).unref()
-        void source.close()
-        this.counters.bytesSent += r.bytes
-        this.counters.packetsSent += r.packetsSent
-        this.counters.retransmits += r.retransmits
-        this.counters.duplicateAcks += r.duplicateAcks
-        const res = r.result
-        const rec = record({
-          layer, size: source.size, bytes: r.bytes, outcome: res.outcome,
-          error: res.outcome === 'aborted' ? res.error : res.outcome === 'failed' ? { code: ErrorCode.NOT_DEFINED, message: res.reason } : null,
-          blksize: negotiated.blksize, windowsize: negotiated.windowsize, retransmits: r.retransmits, rttMs: r.rttMs,
-        })
-        if (res.outcome === 'ok') {
-          this.counters.transfersOk++
-          this.log.debug({ id, client, file: pkt.filename, bytes: r.bytes, ms: Math.round(rec.durationMs), retransmits: r.retransmits }, 'tftp transfer done')
-        } else if (res.outcome === 'aborted') {
-          this.counters.transfersAborted++
-          // Pi existence probes ("Early terminate") and UEFI/iPXE option checks end like this
-          this.log.debug({ id, client, file: pkt.filename, error: res.error }, 'tftp transfer ended by client')
-        } else {
-          this.counters.transfersFailed++
-          this.log.info({ id, client, file: pkt.filename, reason: res.reason, bytes: r.bytes }, 'tftp transfer failed')
-        }
-        this.emit('tftp.transfer.done', rec)
+        onDone(r)
       },
     })
-    const slot = this.sessions.get(key)
-    if (slot) { slot.session = session; slot.socket = sock }
-    session.start()
   }
 
   private async openSource(r: Resolved, netascii: boolean): Promise<ByteSource> {
@@ -360,6 +381,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (cached) return new MemorySource(cached)
     return await openFileSource(r.path, this.limits.readChunkBytes)
   }
+}
+
+function sumCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a }
+  for (const [k, n] of Object.entries(b)) out[k] = (out[k] ?? 0) + n
+  return out
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -1,0 +1,153 @@
+// The native TFTP data path (native/tftpfast): the DATA/ACK loop of a transfer runs on one C thread
+// (epoll, retransmission timers in C) instead of this event loop. The server keeps everything up to
+// the first packet (parsing, resolver, negotiation, limits, events) and hands over the socket
+// address, the negotiated options and the bytes: the Buffer of a memory source (cached file,
+// generated file, netascii) or the descriptor of a streamed file. The completion comes back as a
+// SessionResult, the same one the JavaScript Session gives, so TransferRecords do not change.
+// Not built, or BOOTLAB_NO_NATIVE=1, or BOOTLAB_TFTP_DATA_PATH=js: load() returns null and the
+// server uses Session (src/tftp/session.ts) for every transfer. BOOTLAB_TFTP_DATA_PATH=native makes
+// a missing build an error instead (tests use it to be sure which path they exercise).
+import { createRequire } from 'node:module'
+import { encodeOack } from './packet.js'
+import type { Negotiated } from './options.js'
+import type { RtoLimits } from './rto.js'
+import type { ClientAddress, SessionResult } from './session.js'
+import { FileSource, MemorySource, type ByteSource } from './source.js'
+
+type Engine = object
+
+interface StartOptions {
+  id: number
+  bindAddress: string
+  clientAddress: string
+  clientPort: number
+  data?: Buffer
+  fd?: number
+  size: number
+  blksize: number
+  windowsize: number
+  oack?: Buffer
+  rtoInitialMs: number
+  rtoMinMs: number
+  rtoMaxMs: number
+  maxRetries: number
+}
+
+type OnDone = (id: number, outcome: number, bytes: number, retransmits: number, duplicateAcks: number,
+  packetsSent: number, rttMs: number | null, errCode: number, message: string) => void
+
+interface TftpFastAddon {
+  createEngine(onDone: OnDone): Engine
+  start(engine: Engine, o: StartOptions): void
+  duplicateRequest(engine: Engine, id: number): void
+  cancel(engine: Engine, id: number, reason: string): void
+  drops(engine: Engine): number[]
+}
+
+/** What the server keeps of a running transfer, whichever path runs it. */
+export interface TransferHandle {
+  onDuplicateRequest(): void
+  cancel(reason: string): void
+}
+
+export interface FastTransferOptions {
+  bindAddress: string
+  client: ClientAddress
+  source: ByteSource
+  negotiated: Negotiated
+  rto: RtoLimits
+  maxRetries: number
+  onDone(result: SessionResult): void
+}
+
+/** In the order of the native DR_ enum. */
+const DROP_REASONS = ['short', 'bad_opcode', 'malformed_request', 'malformed_options', 'unexpected_opcode', 'unknown_tid']
+
+let addon: TftpFastAddon | null | undefined
+
+function loadAddon(): TftpFastAddon | null {
+  if (addon !== undefined) return addon
+  const require = createRequire(import.meta.url)
+  // src/tftp/ and dist/tftp/ both sit two levels below the project root
+  try { addon = require('../../native/tftpfast/build/Release/tftpfast.node') as TftpFastAddon } catch { addon = null }
+  return addon
+}
+
+/** Whether the environment asks for the JavaScript data path. */
+export function jsPathForced(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.BOOTLAB_NO_NATIVE === '1' || env.BOOTLAB_TFTP_DATA_PATH === 'js'
+}
+
+export class NativeDataPath {
+  private engine: Engine | null = null
+  private readonly running = new Map<number, (r: SessionResult) => void>()
+  private nextId = 1
+  private idleWaiters: (() => void)[] = []
+
+  private constructor(private readonly lib: TftpFastAddon) {}
+
+  /** The native path, or null when it is not built or the JavaScript path is forced. */
+  static load(): NativeDataPath | null {
+    if (jsPathForced()) return null
+    const lib = loadAddon()
+    if (!lib && process.env.BOOTLAB_TFTP_DATA_PATH === 'native') {
+      throw new Error('BOOTLAB_TFTP_DATA_PATH=native but native/tftpfast is not built (npm run build:native)')
+    }
+    return lib ? new NativeDataPath(lib) : null
+  }
+
+  /**
+   * Starts the transfer on the native thread; null when its source cannot be handed over (the
+   * caller then runs a Session). Throws when the transfer socket cannot be opened.
+   */
+  start(o: FastTransferOptions): TransferHandle | null {
+    const src = o.source
+    let bytes: { data: Buffer } | { fd: number }
+    if (src instanceof MemorySource) bytes = { data: src.slice(0, src.size) }
+    else if (src instanceof FileSource) bytes = { fd: src.fd }
+    else return null
+    const engine = this.engine ??= this.lib.createEngine((...a) => this.completed(...a))
+    const n = o.negotiated
+    // a client-requested timeout (RFC 2349) bounds the retransmission timer, as in Session
+    const maxMs = n.timeoutMs === null ? o.rto.maxMs : Math.min(o.rto.maxMs, n.timeoutMs)
+    const id = this.nextId++
+    this.lib.start(engine, {
+      id, bindAddress: o.bindAddress, clientAddress: o.client.address, clientPort: o.client.port,
+      ...bytes, size: src.size, blksize: n.blksize, windowsize: n.windowsize,
+      ...(n.ack.size > 0 ? { oack: encodeOack(n.ack) } : {}),
+      rtoInitialMs: Math.min(o.rto.initialMs, maxMs), rtoMinMs: Math.min(o.rto.minMs, maxMs), rtoMaxMs: maxMs,
+      maxRetries: o.maxRetries,
+    })
+    this.running.set(id, o.onDone)
+    return {
+      onDuplicateRequest: () => this.lib.duplicateRequest(engine, id),
+      cancel: (reason) => this.lib.cancel(engine, id, reason),
+    }
+  }
+
+  /** Resolves when every transfer started here has completed (after cancel(), within a loop round). */
+  async idle(): Promise<void> {
+    if (this.running.size === 0) return
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  /** Datagrams the native transfers dropped, by reason (the same reasons as the JavaScript path). */
+  drops(): Record<string, number> {
+    const out: Record<string, number> = {}
+    if (!this.engine) return out
+    this.lib.drops(this.engine).forEach((n, i) => { if (n > 0) out[DROP_REASONS[i]!] = n })
+    return out
+  }
+
+  private completed(id: number, outcome: number, bytes: number, retransmits: number, duplicateAcks: number,
+    packetsSent: number, rttMs: number | null, errCode: number, message: string): void {
+    const onDone = this.running.get(id)
+    if (!onDone) return
+    this.running.delete(id)
+    const result: SessionResult['result'] = outcome === 0 ? { outcome: 'ok' }
+      : outcome === 1 ? { outcome: 'aborted', error: { code: errCode, message } }
+        : { outcome: 'failed', reason: message }
+    onDone({ result, bytes, retransmits, duplicateAcks, packetsSent, rttMs })
+    if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w()
+  }
+}
