@@ -9,11 +9,14 @@ import { createLab, isRoot, type Lab } from '../test/helpers/netns.js'
 import { startBootlab } from '../test/tftp/fixtures/lab.js'
 
 const MB = 1_000_000
-const RUNS = 3
+const RUNS = 5
 const CONCURRENT = 100
 
-type ServerName = 'bootlab' | 'tftpd-hpa' | 'dnsmasq'
-const servers: ServerName[] = ['bootlab', 'tftpd-hpa', 'dnsmasq']
+// bootlab runs twice: with its default data path (native/tftpfast when built) and with the
+// JavaScript data path forced, so the native path's gain is measured in the same run
+type ServerName = 'bootlab' | 'bootlab-js' | 'tftpd-hpa' | 'dnsmasq'
+const servers: ServerName[] = ['bootlab', 'bootlab-js', 'tftpd-hpa', 'dnsmasq']
+const none = (): Record<ServerName, number[]> => ({ bootlab: [], 'bootlab-js': [], 'tftpd-hpa': [], dnsmasq: [] })
 
 async function waitPort69(lab: Lab, host: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -33,7 +36,7 @@ export async function run(): Promise<string> {
   if (!isRoot()) return '## TFTP\n\nSkipped: needs root (network namespaces).\n'
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-bench-tftp-'))
   const out = await mkdtemp(join(tmpdir(), 'bootlab-bench-tftp-out-'))
-  const lab = await createLab({ hosts: { boot: 1, hpa: 3, dns: 4, cli: 2 }, subnet: '10.81.0' })
+  const lab = await createLab({ hosts: { boot: 1, bootjs: 5, hpa: 3, dns: 4, cli: 2 }, subnet: '10.81.0' })
   try {
     // the reference servers drop privileges: the files must be world-readable
     await chmod(dir, 0o755)
@@ -45,14 +48,17 @@ export async function run(): Promise<string> {
     const sha20 = sha(f20)
     const sha2 = sha(f2)
 
-    await startBootlab(lab, 'boot', { roots: [dir] })
+    const boot = await startBootlab(lab, 'boot', { roots: [dir] })
+    const dataPath = boot.lines.find((l) => l.startsWith('DATAPATH '))?.slice(9) ?? '?'
+    await startBootlab(lab, 'bootjs', { roots: [dir], dataPath: 'js' })
     lab.spawn('hpa', ['in.tftpd', '-L', '-s', dir])
     lab.spawn('dns', ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${dir}`,
       '--tftp-max=200', '--quiet-tftp', '--log-facility=/dev/null', `--pid-file=${join(out, 'dnsmasq.pid')}`])
     await waitPort69(lab, 'boot')
+    await waitPort69(lab, 'bootjs')
     await waitPort69(lab, 'hpa')
     await waitPort69(lab, 'dns')
-    const ip: Record<ServerName, string> = { bootlab: lab.hosts.boot!.ip, 'tftpd-hpa': lab.hosts.hpa!.ip, dnsmasq: lab.hosts.dns!.ip }
+    const ip: Record<ServerName, string> = { bootlab: lab.hosts.boot!.ip, 'bootlab-js': lab.hosts.bootjs!.ip, 'tftpd-hpa': lab.hosts.hpa!.ip, dnsmasq: lab.hosts.dns!.ip }
 
     const single: { label: string; argv: (ip: string, local: string) => string[] }[] = [
       { label: 'atftp, blksize 1468', argv: (ip, l) => ['atftp', '-g', '-r', 'f20m', '-l', l, '--option', 'blksize 1468', ip, '69'] },
@@ -63,7 +69,7 @@ export async function run(): Promise<string> {
     const rows: string[] = []
     const tput: Record<string, Record<ServerName, number[]>> = {}
     for (const test of single) {
-      tput[test.label] = { bootlab: [], 'tftpd-hpa': [], dnsmasq: [] }
+      tput[test.label] = none()
       for (let r = 0; r < RUNS; r++) {
         for (const s of servers) {
           const local = join(out, `single-${s}`)
@@ -76,7 +82,8 @@ export async function run(): Promise<string> {
         }
       }
       const m = Object.fromEntries(servers.map((s) => [s, median(tput[test.label]![s])])) as Record<ServerName, number>
-      rows.push(`| 20 MB, ${test.label} | ${m.bootlab.toFixed(1)} MB/s | ${m['tftpd-hpa'].toFixed(1)} MB/s | ${m.dnsmasq.toFixed(1)} MB/s | ${(m.bootlab / m['tftpd-hpa']).toFixed(2)}× | ${(m.bootlab / m.dnsmasq).toFixed(2)}× |`)
+      const c = (s: ServerName): string => `${m[s].toFixed(1)} MB/s (${Math.min(...tput[test.label]![s]).toFixed(1)}–${Math.max(...tput[test.label]![s]).toFixed(1)})`
+      rows.push(`| 20 MB, ${test.label} | ${c('bootlab')} | ${c('bootlab-js')} | ${c('tftpd-hpa')} | ${c('dnsmasq')} | ${(m.bootlab / m['tftpd-hpa']).toFixed(2)}× | ${(m.bootlab / m.dnsmasq).toFixed(2)}× |`)
     }
 
     // 100 concurrent 2 MB transfers, started together by one shell. (Not with windowsize: 100 atftp
@@ -85,7 +92,7 @@ export async function run(): Promise<string> {
       { label: 'atftp blksize 1468', opts: "--option 'blksize 1468'" },
     ]
     for (const ct of concTests) {
-      const conc: Record<ServerName, { ms: number[]; ok: number[] }> = { bootlab: { ms: [], ok: [] }, 'tftpd-hpa': { ms: [], ok: [] }, dnsmasq: { ms: [], ok: [] } }
+      const conc = Object.fromEntries(servers.map((s) => [s, { ms: [] as number[], ok: [] as number[] }])) as Record<ServerName, { ms: number[]; ok: number[] }>
       for (let r = 0; r < RUNS; r++) {
         for (const s of servers) {
           const d = join(out, `conc-${s}`)
@@ -107,8 +114,9 @@ export async function run(): Promise<string> {
       // aggregate throughput counts only the transfers that arrived byte-exact
       const agg = (s: ServerName): number => (median(conc[s].ok) * 2 * MB) / (cm[s] / 1000) / MB
       const okMin = (s: ServerName): number => Math.min(...conc[s].ok)
-      const cell = (s: ServerName): string => `${agg(s).toFixed(1)} MB/s, ${okMin(s)}/${CONCURRENT} ok, ${(cm[s] / 1000).toFixed(2)} s`
-      rows.push(`| ${CONCURRENT} × 2 MB concurrent, ${ct.label} | ${cell('bootlab')} | ${cell('tftpd-hpa')} | ${cell('dnsmasq')} | ${(agg('bootlab') / agg('tftpd-hpa')).toFixed(2)}× | ${(agg('bootlab') / agg('dnsmasq')).toFixed(2)}× |`)
+      const secs = (s: ServerName): string => `${(cm[s] / 1000).toFixed(2)} s (${(Math.min(...conc[s].ms) / 1000).toFixed(2)}–${(Math.max(...conc[s].ms) / 1000).toFixed(2)})`
+      const cell = (s: ServerName): string => `${agg(s).toFixed(1)} MB/s, ${okMin(s)}/${CONCURRENT} ok, ${secs(s)}`
+      rows.push(`| ${CONCURRENT} × 2 MB concurrent, ${ct.label} | ${cell('bootlab')} | ${cell('bootlab-js')} | ${cell('tftpd-hpa')} | ${cell('dnsmasq')} | ${(agg('bootlab') / agg('tftpd-hpa')).toFixed(2)}× | ${(agg('bootlab') / agg('dnsmasq')).toFixed(2)}× |`)
     }
 
     const [hpaV, dnsV] = await Promise.all([
@@ -118,10 +126,10 @@ export async function run(): Promise<string> {
     return [
       '## TFTP',
       '',
-      `Each server in its own network namespace, the client in another, all on one veth bridge; median of ${RUNS} runs, interleaved; a run counts only if the file arrived byte-exact (else 0). Ratios are bootlab ÷ reference. References: ${hpaV} (\`in.tftpd -L -s\`), ${dnsV} (\`--enable-tftp --tftp-max=200\`). bootlab with its default limits (cache of files up to 8 MiB, windowsize up to 64).`,
+      `Each server in its own network namespace, the client in another, all on one veth bridge; median of ${RUNS} runs, interleaved; a run counts only if the file arrived byte-exact (else 0). Ratios are bootlab ÷ reference. References: ${hpaV} (\`in.tftpd -L -s\`), ${dnsV} (\`--enable-tftp --tftp-max=200\`). bootlab with its default limits (cache of files up to 8 MiB, windowsize up to 64); "bootlab" runs transfers on its ${dataPath} data path, "bootlab JS" is the same server with the JavaScript data path forced (\`dataPath: 'js'\`). Cells: median (min–max over the runs).`,
       '',
-      '| test | bootlab | tftpd-hpa | dnsmasq | vs tftpd-hpa | vs dnsmasq |',
-      '| --- | --- | --- | --- | --- | --- |',
+      '| test | bootlab | bootlab JS | tftpd-hpa | dnsmasq | bootlab vs tftpd-hpa | bootlab vs dnsmasq |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',
     ].join('\n')

@@ -72,7 +72,9 @@ typedef struct xfer {
   double srtt, rttvar, backoff, rto_initial, rto_min, rto_max;
   sent_t ring[RING];
   double retransmits, dup_acks, packets_sent;
-  uint8_t *blockbuf; // file sources: header + one block
+  uint8_t *chunk;    // file sources: read-ahead buffer (readChunkBytes, at least one block)
+  size_t chunk_cap, chunk_len;
+  uint64_t chunk_off;
   // result
   int outcome, err_code;
   char err_msg[MAX_STRING + 1];
@@ -156,27 +158,41 @@ static void finish(xfer *x, int outcome, int code, const char *msg, size_t len);
 
 static void finish_failed(xfer *x, const char *reason) { finish(x, OUT_FAILED, 0, reason, strlen(reason)); }
 
-/** Sends block b (absolute numbering from 1); 0 on success, else errno of a failed read. */
+/** File sources: makes [off, off+len) readable from x->chunk (one read-ahead chunk, as FileSource). */
+static int load_chunk(xfer *x, uint64_t off, size_t len) {
+  if (off >= x->chunk_off && off + len <= x->chunk_off + x->chunk_len) return 0;
+  size_t want = x->chunk_cap;
+  if (want > x->size - off) want = (size_t)(x->size - off);
+  size_t got = 0;
+  x->chunk_len = 0;
+  while (got < want) {
+    ssize_t r = pread(x->file_fd, x->chunk + got, want - got, (off_t)(off + got));
+    if (r < 0) { if (errno == EINTR) continue; return errno; }
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  if (got < len) return -1; // file shrank
+  x->chunk_off = off;
+  x->chunk_len = got;
+  return 0;
+}
+
+/** Sends block b (absolute numbering from 1); 0 on success, else errno of a failed read (-1: shrank). */
 static int send_block(xfer *x, uint64_t b) {
   uint64_t off = (b - 1) * (uint64_t)x->blksize;
   size_t len = off < x->size ? (size_t)(x->size - off < x->blksize ? x->size - off : x->blksize) : 0;
   uint8_t hdr[4] = { 0, OP_DATA, (uint8_t)((b >> 8) & 0xff), (uint8_t)(b & 0xff) };
+  const uint8_t *payload = hdr;
+  if (len > 0 && x->data) payload = x->data + off;
+  else if (len > 0) {
+    int err = load_chunk(x, off, len);
+    if (err) return err;
+    payload = x->chunk + (off - x->chunk_off);
+  }
   x->packets_sent++;
-  if (x->data || len == 0) {
-    struct iovec iov[2] = { { hdr, 4 }, { (void *)(x->data ? x->data + off : hdr), len } };
-    struct msghdr m = { .msg_name = &x->peer, .msg_namelen = x->peerlen, .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-    (void)sendmsg(x->fd, &m, MSG_DONTWAIT);
-    return 0;
-  }
-  size_t got = 0;
-  while (got < len) {
-    ssize_t r = pread(x->file_fd, x->blockbuf + 4 + got, len - got, (off_t)(off + got));
-    if (r < 0) { if (errno == EINTR) continue; return errno; }
-    if (r == 0) return -1; // file shrank
-    got += (size_t)r;
-  }
-  memcpy(x->blockbuf, hdr, 4);
-  (void)sendto(x->fd, x->blockbuf, len + 4, MSG_DONTWAIT, (struct sockaddr *)&x->peer, x->peerlen);
+  struct iovec iov[2] = { { hdr, 4 }, { (void *)payload, len } };
+  struct msghdr m = { .msg_name = &x->peer, .msg_namelen = x->peerlen, .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+  (void)sendmsg(x->fd, &m, MSG_DONTWAIT);
   return 0;
 }
 
@@ -461,7 +477,7 @@ static napi_value throw_msg(napi_env env, const char *msg) { napi_throw_error(en
 static void free_xfer(napi_env env, xfer *x) {
   if (x->buf_ref) napi_delete_reference(env, x->buf_ref);
   free(x->oack);
-  free(x->blockbuf);
+  free(x->chunk);
   free(x);
 }
 
@@ -489,7 +505,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
     napi_call_function(env, undef, cb, 9, argv, &ignored);
     return;
   }
-  free(x->oack); free(x->blockbuf); free(x); // environment going away
+  free(x->oack); free(x->chunk); free(x); // environment going away
 }
 
 static void engine_cleanup(void *arg) {
@@ -574,7 +590,7 @@ static int parse_addr(const char *s, int port, struct sockaddr_storage *ss, sock
   return 0;
 }
 
-// start(engine, { id, bindAddress, clientAddress, clientPort, data?: Buffer, fd?: number, size,
+// start(engine, { id, bindAddress, clientAddress, clientPort, data?: Buffer, fd?: number, readChunkBytes?, size,
 //   blksize, windowsize, oack?: Buffer, rtoInitialMs, rtoMinMs, rtoMaxMs, maxRetries }): creates
 // the transfer's socket (throws if it cannot) and starts the transfer on the engine's thread.
 static napi_value start(napi_env env, napi_callback_info info) {
@@ -584,7 +600,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   engine *e = get_engine(env, argv[0]);
   if (!e) return throw_msg(env, "not an engine");
   napi_value o = argv[1];
-  double id, port, size, blksize, window, ri, rmin, rmax, retries, fdv = -1;
+  double id, port, size, blksize, window, ri, rmin, rmax, retries, fdv = -1, chunk = 256 << 10;
   char bind_s[64], client_s[64];
   if (!prop_double(env, o, "id", &id) || !prop_double(env, o, "clientPort", &port) || !prop_double(env, o, "size", &size) ||
       !prop_double(env, o, "blksize", &blksize) || !prop_double(env, o, "windowsize", &window) ||
@@ -626,8 +642,10 @@ static napi_value start(napi_env env, napi_callback_info info) {
     napi_create_reference(env, v, 1, &x->buf_ref);
   } else if (prop_double(env, o, "fd", &fdv) && fdv >= 0) {
     x->file_fd = (int)fdv;
-    x->blockbuf = malloc(x->blksize + 4);
-    if (!x->blockbuf) { free(x); return throw_msg(env, "out of memory"); }
+    (void)prop_double(env, o, "readChunkBytes", &chunk);
+    x->chunk_cap = chunk > x->blksize && chunk <= (64 << 20) ? (size_t)chunk : x->blksize;
+    x->chunk = malloc(x->chunk_cap);
+    if (!x->chunk) { free(x); return throw_msg(env, "out of memory"); }
     (void)posix_fadvise(x->file_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   } else if (x->size > 0) {
     free(x); napi_throw_type_error(env, NULL, "start: data (Buffer) or fd required"); return NULL;

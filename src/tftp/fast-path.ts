@@ -23,6 +23,8 @@ interface StartOptions {
   clientPort: number
   data?: Buffer
   fd?: number
+  /** read-ahead per streamed file (FileSource's chunk) */
+  readChunkBytes?: number
   size: number
   blksize: number
   windowsize: number
@@ -57,6 +59,7 @@ export interface FastTransferOptions {
   negotiated: Negotiated
   rto: RtoLimits
   maxRetries: number
+  readChunkBytes: number
   onDone(result: SessionResult): void
 }
 
@@ -102,9 +105,9 @@ export class NativeDataPath {
    */
   start(o: FastTransferOptions): TransferHandle | null {
     const src = o.source
-    let bytes: { data: Buffer } | { fd: number }
+    let bytes: { data: Buffer } | { fd: number; readChunkBytes: number }
     if (src instanceof MemorySource) bytes = { data: src.slice(0, src.size) }
-    else if (src instanceof FileSource) bytes = { fd: src.fd }
+    else if (src instanceof FileSource) bytes = { fd: src.fd, readChunkBytes: o.readChunkBytes }
     else return null
     const engine = this.engine ??= this.lib.createEngine((...a) => this.completed(...a))
     const n = o.negotiated

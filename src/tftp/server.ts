@@ -332,7 +332,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     try {
       const bindAddress = this.o.address ?? '0.0.0.0'
       // the native data path when built and the source can be handed over, else a Session here
-      transfer = this.fast?.start({ bindAddress, client, source, negotiated, rto, maxRetries: this.limits.maxRetries, onDone }) ??
+      transfer = this.fast?.start({ bindAddress, client, source, negotiated, rto, maxRetries: this.limits.maxRetries, readChunkBytes: this.limits.readChunkBytes, onDone }) ??
         (session = await this.openSession(bindAddress, client, source, negotiated, rto, onDone))
     } catch (err) {
       release()
