@@ -109,6 +109,8 @@ export class NativeDataPath {
     if (src instanceof MemorySource) bytes = { data: src.slice(0, src.size) }
     else if (src instanceof FileSource) bytes = { fd: src.fd, readChunkBytes: o.readChunkBytes }
     else return null
+    // the C side takes plain numeric addresses; a scoped IPv6 address (fe80::1%eth0) stays in JavaScript
+    if (o.client.address.includes('%') || o.bindAddress.includes('%')) return null
     const engine = this.engine ??= this.lib.createEngine((...a) => this.completed(...a))
     const n = o.negotiated
     // a client-requested timeout (RFC 2349) bounds the retransmission timer, as in Session
