@@ -514,6 +514,16 @@ static void engine_cleanup(void *arg) {
   uint64_t one = 1;
   (void)!write(e->evfd, &one, sizeof one);
   if (e->thread_started) pthread_join(e->thread, NULL);
+  e->thread_started = 0;
+}
+
+static void engine_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  engine *e = data;
+  close(e->ep);
+  close(e->evfd);
+  pthread_mutex_destroy(&e->mu);
+  free(e);
 }
 
 static void push_cmd(engine *e, cmd *c) {
@@ -551,7 +561,7 @@ static napi_value create_engine(napi_env env, napi_callback_info info) {
   epoll_ctl(e->ep, EPOLL_CTL_ADD, e->evfd, &ev);
   napi_value name;
   napi_create_string_utf8(env, "tftpfast", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, e, call_js, &e->tsfn) != napi_ok) {
+  if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, e, engine_finalize, e, call_js, &e->tsfn) != napi_ok) {
     close(e->ep); close(e->evfd); free(e);
     return throw_msg(env, "napi_create_threadsafe_function failed");
   }
@@ -704,6 +714,22 @@ static napi_value id_command(napi_env env, napi_callback_info info, int kind) {
 static napi_value duplicate_request(napi_env env, napi_callback_info info) { return id_command(env, info, 1); }
 static napi_value cancel(napi_env env, napi_callback_info info) { return id_command(env, info, 2); }
 
+// close(engine): stops the engine's thread; only once every transfer has completed (JavaScript
+// waits for that), else it throws. The engine must not be used afterwards.
+static napi_value close_engine(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return throw_msg(env, "close(engine)");
+  engine *e = get_engine(env, argv[0]);
+  if (!e) return throw_msg(env, "not an engine");
+  if (e->js_active > 0) return throw_msg(env, "close: transfers still running");
+  if (!e->thread_started) return NULL; // closed already
+  engine_cleanup(e);
+  napi_remove_env_cleanup_hook(env, engine_cleanup, e);
+  napi_release_threadsafe_function(e->tsfn, napi_tsfn_release); // frees e (engine_finalize)
+  return NULL;
+}
+
 // drops(engine): counts by reason, in the order of the DR_ enum
 static napi_value drops(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -722,7 +748,7 @@ static napi_value drops(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   struct { const char *name; napi_callback fn; } fns[] = {
     { "createEngine", create_engine }, { "start", start }, { "duplicateRequest", duplicate_request },
-    { "cancel", cancel }, { "drops", drops },
+    { "cancel", cancel }, { "drops", drops }, { "close", close_engine },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -44,6 +44,7 @@ interface TftpFastAddon {
   duplicateRequest(engine: Engine, id: number): void
   cancel(engine: Engine, id: number, reason: string): void
   drops(engine: Engine): number[]
+  close(engine: Engine): void
 }
 
 /** What the server keeps of a running transfer, whichever path runs it. */
@@ -86,6 +87,8 @@ export class NativeDataPath {
   private readonly running = new Map<number, (r: SessionResult) => void>()
   private nextId = 1
   private idleWaiters: (() => void)[] = []
+  /** drops counted by engines closed before */
+  private readonly retired: Record<string, number> = {}
 
   private constructor(private readonly lib: TftpFastAddon) {}
 
@@ -124,9 +127,10 @@ export class NativeDataPath {
       maxRetries: o.maxRetries,
     })
     this.running.set(id, o.onDone)
+    // a handle outlives its transfer only briefly; never touch an engine that was closed
     return {
-      onDuplicateRequest: () => this.lib.duplicateRequest(engine, id),
-      cancel: (reason) => this.lib.cancel(engine, id, reason),
+      onDuplicateRequest: () => { if (this.engine === engine) this.lib.duplicateRequest(engine, id) },
+      cancel: (reason) => { if (this.engine === engine) this.lib.cancel(engine, id, reason) },
     }
   }
 
@@ -138,10 +142,19 @@ export class NativeDataPath {
 
   /** Datagrams the native transfers dropped, by reason (the same reasons as the JavaScript path). */
   drops(): Record<string, number> {
-    const out: Record<string, number> = {}
-    if (!this.engine) return out
-    this.lib.drops(this.engine).forEach((n, i) => { if (n > 0) out[DROP_REASONS[i]!] = n })
+    const out = { ...this.retired }
+    if (this.engine) this.lib.drops(this.engine).forEach((n, i) => { if (n > 0) out[DROP_REASONS[i]!] = (out[DROP_REASONS[i]!] ?? 0) + n })
     return out
+  }
+
+  /** Waits for running transfers (cancel them first), then stops the engine's thread; start() makes a new one. */
+  async close(): Promise<void> {
+    await this.idle()
+    const engine = this.engine
+    if (!engine || this.running.size > 0) return
+    Object.assign(this.retired, this.drops())
+    this.engine = null
+    this.lib.close(engine)
   }
 
   private completed(id: number, outcome: number, bytes: number, retransmits: number, duplicateAcks: number,

@@ -181,7 +181,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     const sock = this.socket
     this.socket = null
     for (const s of this.sessions.values()) s.session?.cancel('Server shutting down')
-    await this.fast?.idle() // native transfers report their end asynchronously
+    await this.fast?.close() // waits for the native transfers' completions, then ends its thread
     if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()))
   }
 
