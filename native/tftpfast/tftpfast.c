@@ -336,9 +336,11 @@ static void on_packet(xfer *x, const uint8_t *p, size_t n, struct sockaddr_stora
     case OP_RRQ:
     case OP_WRQ:
       c = cstrings(p, n, 2, &first, &empty);
-      if (c < 2 || first == 0) { drop(x, DR_MALFORMED_REQUEST); return; }
-      if (c % 2 != 0 || empty) { drop(x, DR_MALFORMED_OPTIONS); return; }
-      drop(x, DR_UNEXPECTED_OPCODE);
+      // the order of parsePacket's checks
+      if (c < 2) { drop(x, DR_MALFORMED_REQUEST); return; }
+      if (c % 2 != 0) { drop(x, DR_MALFORMED_OPTIONS); return; }
+      if (first == 0) { drop(x, DR_MALFORMED_REQUEST); return; }
+      drop(x, empty ? DR_MALFORMED_OPTIONS : DR_UNEXPECTED_OPCODE);
       return;
     case OP_DATA:
       drop(x, n < 4 ? DR_SHORT : DR_UNEXPECTED_OPCODE);
