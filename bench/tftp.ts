@@ -2,6 +2,7 @@
 // run with the same clients, each server in its own network namespace on one bridge:
 // one 20 MB transfer (several clients and options) and 100 concurrent 2 MB transfers.
 import { chmod, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { createHash, randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +28,15 @@ async function waitPort69(lab: Lab, host: string): Promise<void> {
   throw new Error(`nothing listens on udp/69 in ${host}`)
 }
 
+/** CPU time (user + system, with reaped children) of a process, in ms */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10
+  } catch { return NaN }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)]!
@@ -50,9 +60,9 @@ export async function run(): Promise<string> {
 
     const boot = await startBootlab(lab, 'boot', { roots: [dir] })
     const dataPath = boot.lines.find((l) => l.startsWith('DATAPATH '))?.slice(9) ?? '?'
-    await startBootlab(lab, 'bootjs', { roots: [dir], dataPath: 'js' })
-    lab.spawn('hpa', ['in.tftpd', '-L', '-s', dir])
-    lab.spawn('dns', ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${dir}`,
+    const bootjs = await startBootlab(lab, 'bootjs', { roots: [dir], dataPath: 'js' })
+    const hpa = lab.spawn('hpa', ['in.tftpd', '-L', '-s', dir])
+    const dns = lab.spawn('dns', ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${dir}`,
       '--tftp-max=200', '--quiet-tftp', '--log-facility=/dev/null', `--pid-file=${join(out, 'dnsmasq.pid')}`])
     await waitPort69(lab, 'boot')
     await waitPort69(lab, 'bootjs')
@@ -66,16 +76,24 @@ export async function run(): Promise<string> {
       { label: 'curl, --tftp-blksize 1468', argv: (ip, l) => ['curl', '-sS', '--tftp-blksize', '1468', '-o', l, `tftp://${ip}/f20m`] },
       { label: 'tftp-hpa client (512-byte lock-step)', argv: (ip, l) => ['tftp', '-m', 'binary', ip, '-c', 'get', 'f20m', l] },
     ]
+    // server CPU per run: less disturbed by other load on the machine than wall time
+    const pid: Record<ServerName, number | undefined> = { bootlab: boot.child.pid, 'bootlab-js': bootjs.child.pid, 'tftpd-hpa': hpa.pid, dnsmasq: dns.pid }
+    const cpu: Record<string, Record<ServerName, number[]>> = {}
+    const cpuRows: string[] = []
+    const cpuCell = (xs: number[]): string => (xs.every((x) => x > 0) ? `${median(xs).toFixed(0)} ms` : 'n/a')
     const rows: string[] = []
     const tput: Record<string, Record<ServerName, number[]>> = {}
     for (const test of single) {
       tput[test.label] = none()
+      cpu[test.label] = none()
       for (let r = 0; r < RUNS; r++) {
         for (const s of servers) {
           const local = join(out, `single-${s}`)
           await rm(local, { force: true })
           const cmd = test.argv(ip[s], local).map((a) => `'${a}'`).join(' ')
+          const c0 = cpuMs(pid[s])
           const res = await lab.exec('cli', ['sh', '-c', `a=$(date +%s%N); ${cmd} >/dev/null 2>&1; rc=$?; b=$(date +%s%N); echo $rc $((b-a))`], { timeoutMs: 120000 })
+          cpu[test.label]![s].push(cpuMs(pid[s]) - c0)
           const [rc, ns] = res.stdout.trim().split(' ').map(Number)
           const ok = rc === 0 && sha(await readFile(local).catch(() => Buffer.alloc(0))) === sha20
           tput[test.label]![s].push(ok ? (20 * MB) / (ns! / 1e9) / MB : 0)
@@ -83,6 +101,8 @@ export async function run(): Promise<string> {
       }
       const m = Object.fromEntries(servers.map((s) => [s, median(tput[test.label]![s])])) as Record<ServerName, number>
       const c = (s: ServerName): string => `${m[s].toFixed(1)} MB/s (${Math.min(...tput[test.label]![s]).toFixed(1)}–${Math.max(...tput[test.label]![s]).toFixed(1)})`
+      const cc = cpu[test.label]!
+      cpuRows.push(`| 20 MB, ${test.label} | ${cpuCell(cc.bootlab)} | ${cpuCell(cc['bootlab-js'])} | ${cpuCell(cc['tftpd-hpa'])} | ${cpuCell(cc.dnsmasq)} |`)
       rows.push(`| 20 MB, ${test.label} | ${c('bootlab')} | ${c('bootlab-js')} | ${c('tftpd-hpa')} | ${c('dnsmasq')} | ${(m.bootlab / m['tftpd-hpa']).toFixed(2)}× | ${(m.bootlab / m.dnsmasq).toFixed(2)}× |`)
     }
 
@@ -92,12 +112,13 @@ export async function run(): Promise<string> {
       { label: 'atftp blksize 1468', opts: "--option 'blksize 1468'" },
     ]
     for (const ct of concTests) {
-      const conc = Object.fromEntries(servers.map((s) => [s, { ms: [] as number[], ok: [] as number[] }])) as Record<ServerName, { ms: number[]; ok: number[] }>
+      const conc = Object.fromEntries(servers.map((s) => [s, { ms: [] as number[], ok: [] as number[], cpu: [] as number[] }])) as Record<ServerName, { ms: number[]; ok: number[]; cpu: number[] }>
       for (let r = 0; r < RUNS; r++) {
         for (const s of servers) {
           const d = join(out, `conc-${s}`)
           await rm(d, { recursive: true, force: true })
           await lab.exec('cli', ['mkdir', '-p', d])
+          const c0 = cpuMs(pid[s])
           const script = `a=$(date +%s%N); i=0; while [ $i -lt ${CONCURRENT} ]; do atftp -g -r f2m -l ${d}/$i ${ct.opts} ${ip[s]} 69 >/dev/null 2>&1 & i=$((i+1)); done; wait; b=$(date +%s%N); echo $((b-a))`
           const res = await lab.exec('cli', ['sh', '-c', script], { timeoutMs: 120000 })
           let ok = 0
@@ -106,6 +127,7 @@ export async function run(): Promise<string> {
             if (sha(b) === sha2) ok++
           }
           conc[s].ms.push(Number(res.stdout.trim()) / 1e6)
+          conc[s].cpu.push(cpuMs(pid[s]) - c0)
           conc[s].ok.push(ok)
           await rm(d, { recursive: true, force: true })
         }
@@ -116,6 +138,7 @@ export async function run(): Promise<string> {
       const okMin = (s: ServerName): number => Math.min(...conc[s].ok)
       const secs = (s: ServerName): string => `${(cm[s] / 1000).toFixed(2)} s (${(Math.min(...conc[s].ms) / 1000).toFixed(2)}–${(Math.max(...conc[s].ms) / 1000).toFixed(2)})`
       const cell = (s: ServerName): string => `${agg(s).toFixed(1)} MB/s, ${okMin(s)}/${CONCURRENT} ok, ${secs(s)}`
+      cpuRows.push(`| ${CONCURRENT} × 2 MB concurrent, ${ct.label} | ${cpuCell(conc.bootlab.cpu)} | ${cpuCell(conc['bootlab-js'].cpu)} | ${cpuCell(conc['tftpd-hpa'].cpu)} | ${cpuCell(conc.dnsmasq.cpu)} |`)
       rows.push(`| ${CONCURRENT} × 2 MB concurrent, ${ct.label} | ${cell('bootlab')} | ${cell('bootlab-js')} | ${cell('tftpd-hpa')} | ${cell('dnsmasq')} | ${(agg('bootlab') / agg('tftpd-hpa')).toFixed(2)}× | ${(agg('bootlab') / agg('dnsmasq')).toFixed(2)}× |`)
     }
 
@@ -131,6 +154,12 @@ export async function run(): Promise<string> {
       '| test | bootlab | bootlab JS | tftpd-hpa | dnsmasq | bootlab vs tftpd-hpa | bootlab vs dnsmasq |',
       '| --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
+      '',
+      'Server CPU time per run (user + system, median; from /proc/<pid>/stat; tftpd-hpa forks a process per transfer whose time is not seen: n/a):',
+      '',
+      '| test | bootlab | bootlab JS | tftpd-hpa | dnsmasq |',
+      '| --- | --- | --- | --- | --- |',
+      ...cpuRows,
       '',
     ].join('\n')
   } finally {
