@@ -37,7 +37,9 @@ enum { OP_RRQ = 1, OP_WRQ = 2, OP_DATA = 3, OP_ACK = 4, OP_ERROR = 5, OP_OACK = 
 enum { ST_OACK, ST_DATA, ST_DONE };
 enum { OUT_OK = 0, OUT_ABORTED = 1, OUT_FAILED = 2 };
 // the same reasons (and names, in JS) as parsePacket() and Session.onMessage
-enum { DR_SHORT, DR_BAD_OPCODE, DR_MALFORMED_REQUEST, DR_MALFORMED_OPTIONS, DR_UNEXPECTED_OPCODE, DR_UNKNOWN_TID, DR_COUNT };
+enum { DR_SHORT, DR_BAD_OPCODE, DR_MALFORMED_REQUEST, DR_MALFORMED_OPTIONS, DR_UNEXPECTED_OPCODE, DR_UNKNOWN_TID, DR_PRE_ACK_BUDGET, DR_COUNT };
+// messages to the main thread
+enum { MSG_DONE, MSG_FIRST_ACK };
 
 #define OACK_TIMER_RESEND_MS 6000.0
 #define RING 64
@@ -45,6 +47,9 @@ enum { DR_SHORT, DR_BAD_OPCODE, DR_MALFORMED_REQUEST, DR_MALFORMED_OPTIONS, DR_U
 #define MAX_BLKSIZE 65464
 
 typedef struct { uint64_t block; double t; uint8_t resent; } sent_t;
+
+struct xfer;
+typedef struct msg { int kind; double id; struct xfer *x; } msg;
 
 typedef struct xfer {
   struct xfer *next_active;
@@ -64,6 +69,11 @@ typedef struct xfer {
   double oack_sent_at;
   int oack_resent;
   int retries, max_retries;
+  // before the first ACK (session.ts PreAckLimits): only OACK / DATA 1, at most pre_max_sends sends,
+  // silent end after pre_timeout_ms. has_pre_ack 0: not given (the older rule: OACK resent on the
+  // timer after 6 s, DATA 1 under the usual retries)
+  int has_pre_ack, acked, pre_sends, pre_max_sends;
+  double pre_timeout_ms, started_at;
   int fast_retx, probe;
   double deadline;
   int armed;
@@ -80,15 +90,18 @@ typedef struct xfer {
   char err_msg[MAX_STRING + 1];
   size_t err_len;
   napi_ref buf_ref; // main thread only
+  msg done_msg;     // the completion message (no allocation when the transfer ends)
 } xfer;
 
 typedef struct cmd {
   struct cmd *next;
-  int kind; // 0 add, 1 duplicate request, 2 cancel
+  int kind; // 0 add, 1 duplicate request, 2 cancel, 3 cancel without an ERROR to the client
   double id;
   xfer *x;
   char reason[201];
 } cmd;
+
+
 
 typedef struct engine {
   int ep, evfd;
@@ -146,6 +159,7 @@ static void send_error(xfer *x, int code, const char *msg) {
 
 static void send_oack(xfer *x) {
   x->oack_sent_at = now_ms();
+  x->pre_sends++;
   send_raw(x, x->oack, x->oack_len);
 }
 
@@ -201,7 +215,12 @@ static void pump(xfer *x) {
   while (x->state == ST_DATA) {
     uint64_t end = x->base + x->window - 1;
     if (end > x->last_block) end = x->last_block;
-    if (x->probe) {
+    if (x->has_pre_ack && !x->acked) {
+      // unproven client: DATA 1 only, within the send budget
+      if (x->pre_sends >= x->pre_max_sends) return;
+      end = 1;
+      x->probe = 0;
+    } else if (x->probe) {
       uint64_t p = end > x->highest_sent + 1 ? end : x->highest_sent + 1;
       end = p < x->last_block ? p : x->last_block;
     }
@@ -214,6 +233,7 @@ static void pump(xfer *x) {
       if (resent) x->retransmits++;
       sent_t *s = &x->ring[b % RING];
       s->block = b; s->t = t; s->resent = (uint8_t)resent;
+      if (!x->acked) x->pre_sends++;
       int err = send_block(x, b);
       if (err) {
         char reason[160];
@@ -229,6 +249,14 @@ static void pump(xfer *x) {
   }
 }
 
+static void post(engine *e, int kind, xfer *x);
+
+static void first_ack(xfer *x) {
+  if (x->acked) return;
+  x->acked = 1;
+  if (x->has_pre_ack) post(x->eng, MSG_FIRST_ACK, x);
+}
+
 static void on_ack(xfer *x, unsigned wire) {
   double t = now_ms();
   if (x->state == ST_OACK) {
@@ -237,6 +265,7 @@ static void on_ack(xfer *x, unsigned wire) {
     rto_progress(x);
     x->retries = 0;
     x->state = ST_DATA;
+    first_ack(x);
     pump(x);
     return;
   }
@@ -257,6 +286,7 @@ static void on_ack(xfer *x, unsigned wire) {
   sent_t *s = &x->ring[(uint64_t)k % RING];
   if (s->block == (uint64_t)k && !s->resent) rto_sample(x, t - s->t);
   x->base = (uint64_t)k + 1;
+  first_ack(x);
   rto_progress(x);
   x->retries = 0;
   x->fast_retx = 0;
@@ -265,8 +295,29 @@ static void on_ack(xfer *x, unsigned wire) {
   pump(x);
 }
 
+/** Nothing acknowledged yet (session.ts onPreAckTimeout): DATA 1 again within the budget, the OACK
+ * never; at the deadline the transfer ends without an ERROR. */
+static void on_pre_ack_timeout(xfer *x) {
+  double t = now_ms();
+  double left = x->started_at + x->pre_timeout_ms - t;
+  if (left <= 1) {
+    const char *r = x->state == ST_OACK ? "no ACK for the OACK" : "no ACK";
+    finish(x, OUT_FAILED, 0, r, strlen(r));
+    return;
+  }
+  x->retries++;
+  rto_timed_out(x);
+  if (x->state == ST_DATA && x->pre_sends < x->pre_max_sends) {
+    x->next = 1;
+    pump(x);
+  }
+  x->deadline = now_ms() + fmin(rto_value(x), left);
+  x->armed = 1;
+}
+
 static void on_timeout(xfer *x) {
   x->armed = 0;
+  if (x->has_pre_ack && !x->acked) { on_pre_ack_timeout(x); return; }
   if (++x->retries > x->max_retries) {
     send_error(x, 0, "Transfer timed out");
     int last = x->state == ST_DATA && x->base == x->last_block && x->highest_sent == x->last_block;
@@ -387,7 +438,18 @@ static void finish(xfer *x, int outcome, int code, const char *msg, size_t len) 
   e->done = x;
 }
 
+/** Queues a message for the main thread (in order: a transfer's first-ACK message comes before its end). */
+static void post(engine *e, int kind, xfer *x) {
+  msg *m = kind == MSG_DONE ? &x->done_msg : malloc(sizeof *m);
+  if (!m) return; // a lost first-ACK note only delays slot accounting; the completion never allocates
+  m->kind = kind;
+  m->id = x->id;
+  m->x = kind == MSG_DONE ? x : NULL;
+  napi_call_threadsafe_function(e->tsfn, m, napi_tsfn_blocking);
+}
+
 static void start_xfer(xfer *x) {
+  x->started_at = now_ms();
   if (x->oack_len > 0) { send_oack(x); arm(x); }
   else { x->state = ST_DATA; pump(x); }
 }
@@ -416,7 +478,8 @@ static void run_commands(engine *e) {
     } else {
       xfer *x = find(e, c->id);
       if (x && c->kind == 1) {
-        if (x->state == ST_OACK) {
+        if (x->has_pre_ack && !x->acked && x->pre_sends >= x->pre_max_sends) drop(x, DR_PRE_ACK_BUDGET);
+        else if (x->state == ST_OACK) {
           x->oack_resent = 1;
           x->retransmits++;
           send_oack(x);
@@ -425,8 +488,8 @@ static void run_commands(engine *e) {
           x->next = 1;
           pump(x);
         }
-      } else if (x && c->kind == 2) {
-        send_error(x, 0, c->reason);
+      } else if (x && (c->kind == 2 || c->kind == 3)) {
+        if (c->kind == 2) send_error(x, 0, c->reason);
         finish_failed(x, c->reason);
       }
     }
@@ -467,7 +530,7 @@ static void *worker(void *arg) {
     while (e->done) {
       xfer *x = e->done;
       e->done = x->next_active;
-      napi_call_threadsafe_function(e->tsfn, x, napi_tsfn_blocking);
+      post(e, MSG_DONE, x);
     }
   }
   return NULL;
@@ -485,7 +548,19 @@ static void free_xfer(napi_env env, xfer *x) {
 
 static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
   engine *e = ctx;
-  xfer *x = data;
+  msg *m = data;
+  xfer *x = m->x;
+  if (m->kind == MSG_FIRST_ACK) {
+    if (env && cb) {
+      napi_value argv[2], undef, ignored;
+      napi_get_undefined(env, &undef);
+      napi_create_double(env, m->id, &argv[0]);
+      napi_create_int32(env, -1, &argv[1]); // outcome -1: first ACK, the transfer goes on
+      napi_call_function(env, undef, cb, 2, argv, &ignored);
+    }
+    free(m);
+    return;
+  }
   if (env && cb) {
     napi_value argv[9], undef;
     napi_get_undefined(env, &undef);
@@ -543,7 +618,9 @@ static engine *get_engine(napi_env env, napi_value v) {
   return p;
 }
 
-// createEngine(onDone(id, outcome, bytes, retransmits, dupAcks, packetsSent, rttMs, errCode, message))
+// createEngine(onDone(id, outcome, bytes, retransmits, dupAcks, packetsSent, rttMs, errCode, message)):
+// outcome 0 ok, 1 aborted by the client, 2 failed; -1 (only id and outcome given): the transfer's
+// first ACK (sent only when preAck limits were given), the transfer goes on
 static napi_value create_engine(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -603,7 +680,8 @@ static int parse_addr(const char *s, int port, struct sockaddr_storage *ss, sock
 }
 
 // start(engine, { id, bindAddress, clientAddress, clientPort, data?: Buffer, fd?: number, readChunkBytes?, size,
-//   blksize, windowsize, oack?: Buffer, rtoInitialMs, rtoMinMs, rtoMaxMs, maxRetries }): creates
+//   blksize, windowsize, oack?: Buffer, rtoInitialMs, rtoMinMs, rtoMaxMs, maxRetries,
+//   preAckMaxSends?, preAckTimeoutMs? }): creates
 // the transfer's socket (throws if it cannot) and starts the transfer on the engine's thread.
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -643,6 +721,12 @@ static napi_value start(napi_env env, napi_callback_info info) {
   x->rto_initial = ri; x->rto_min = rmin; x->rto_max = rmax;
   x->max_retries = (int)retries;
   for (int i = 0; i < RING; i++) x->ring[i].block = UINT64_MAX;
+  double pms, pto;
+  if (prop_double(env, o, "preAckMaxSends", &pms) && prop_double(env, o, "preAckTimeoutMs", &pto) && pms >= 0 && pms <= 1000 && pto >= 0) {
+    x->has_pre_ack = 1;
+    x->pre_max_sends = (int)pms;
+    x->pre_timeout_ms = pto;
+  }
 
   napi_value v;
   bool is_buf = false;
@@ -695,8 +779,8 @@ static napi_value start(napi_env env, napi_callback_info info) {
 }
 
 static napi_value id_command(napi_env env, napi_callback_info info, int kind) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   double id;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return throw_msg(env, "engine, id required");
   engine *e = get_engine(env, argv[0]);
@@ -705,7 +789,7 @@ static napi_value id_command(napi_env env, napi_callback_info info, int kind) {
   if (!c) return throw_msg(env, "out of memory");
   c->kind = kind;
   c->id = id;
-  if (kind == 2) {
+  if (kind == 2 || kind == 3) {
     size_t len = 0;
     if (argc < 3 || napi_get_value_string_latin1(env, argv[2], c->reason, sizeof c->reason, &len) != napi_ok) strcpy(c->reason, "cancelled");
   }
@@ -714,7 +798,14 @@ static napi_value id_command(napi_env env, napi_callback_info info, int kind) {
 }
 
 static napi_value duplicate_request(napi_env env, napi_callback_info info) { return id_command(env, info, 1); }
-static napi_value cancel(napi_env env, napi_callback_info info) { return id_command(env, info, 2); }
+// cancel(engine, id, reason, notify = true): notify false ends it without an ERROR to the client
+static napi_value cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  bool notify = true;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 4) napi_get_value_bool(env, argv[3], &notify);
+  return id_command(env, info, notify ? 2 : 3);
+}
 
 // close(engine): stops the engine's thread; only once every transfer has completed (JavaScript
 // waits for that), else it throws. The engine must not be used afterwards.

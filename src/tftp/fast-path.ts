@@ -33,6 +33,9 @@ interface StartOptions {
   rtoMinMs: number
   rtoMaxMs: number
   maxRetries: number
+  /** before the first ACK (Session's PreAckLimits); both or neither */
+  preAckMaxSends?: number
+  preAckTimeoutMs?: number
 }
 
 type OnDone = (id: number, outcome: number, bytes: number, retransmits: number, duplicateAcks: number,
@@ -42,7 +45,7 @@ interface TftpFastAddon {
   createEngine(onDone: OnDone): Engine
   start(engine: Engine, o: StartOptions): void
   duplicateRequest(engine: Engine, id: number): void
-  cancel(engine: Engine, id: number, reason: string): void
+  cancel(engine: Engine, id: number, reason: string, notify?: boolean): void
   drops(engine: Engine): number[]
   close(engine: Engine): void
 }
@@ -50,7 +53,8 @@ interface TftpFastAddon {
 /** What the server keeps of a running transfer, whichever path runs it. */
 export interface TransferHandle {
   onDuplicateRequest(): void
-  cancel(reason: string): void
+  /** `notify`: send the client an ERROR (default) */
+  cancel(reason: string, notify?: boolean): void
 }
 
 export interface FastTransferOptions {
@@ -61,11 +65,15 @@ export interface FastTransferOptions {
   rto: RtoLimits
   maxRetries: number
   readChunkBytes: number
+  /** before the client's first ACK: only OACK / DATA 1, at most maxSends sends, silent end after timeoutMs */
+  preAck?: { maxSends: number; timeoutMs: number }
   onDone(result: SessionResult): void
+  /** the client acknowledged for the first time (only reported when preAck is given) */
+  onFirstAck?(): void
 }
 
 /** In the order of the native DR_ enum. */
-const DROP_REASONS = ['short', 'bad_opcode', 'malformed_request', 'malformed_options', 'unexpected_opcode', 'unknown_tid']
+const DROP_REASONS = ['short', 'bad_opcode', 'malformed_request', 'malformed_options', 'unexpected_opcode', 'unknown_tid', 'pre_ack_budget']
 
 let addon: TftpFastAddon | null | undefined
 
@@ -84,7 +92,7 @@ export function jsPathForced(env: NodeJS.ProcessEnv = process.env): boolean {
 
 export class NativeDataPath {
   private engine: Engine | null = null
-  private readonly running = new Map<number, (r: SessionResult) => void>()
+  private readonly running = new Map<number, Pick<FastTransferOptions, 'onDone' | 'onFirstAck'>>()
   private nextId = 1
   private idleWaiters: (() => void)[] = []
   /** drops counted by engines closed before */
@@ -125,12 +133,13 @@ export class NativeDataPath {
       ...(n.ack.size > 0 ? { oack: encodeOack(n.ack) } : {}),
       rtoInitialMs: Math.min(o.rto.initialMs, maxMs), rtoMinMs: Math.min(o.rto.minMs, maxMs), rtoMaxMs: maxMs,
       maxRetries: o.maxRetries,
+      ...(o.preAck ? { preAckMaxSends: o.preAck.maxSends, preAckTimeoutMs: o.preAck.timeoutMs } : {}),
     })
-    this.running.set(id, o.onDone)
+    this.running.set(id, { onDone: o.onDone, onFirstAck: o.onFirstAck })
     // a handle outlives its transfer only briefly; never touch an engine that was closed
     return {
       onDuplicateRequest: () => { if (this.engine === engine) this.lib.duplicateRequest(engine, id) },
-      cancel: (reason) => { if (this.engine === engine) this.lib.cancel(engine, id, reason) },
+      cancel: (reason, notify = true) => { if (this.engine === engine) this.lib.cancel(engine, id, reason, notify) },
     }
   }
 
@@ -159,13 +168,14 @@ export class NativeDataPath {
 
   private completed(id: number, outcome: number, bytes: number, retransmits: number, duplicateAcks: number,
     packetsSent: number, rttMs: number | null, errCode: number, message: string): void {
-    const onDone = this.running.get(id)
-    if (!onDone) return
+    const t = this.running.get(id)
+    if (!t) return
+    if (outcome === -1) { t.onFirstAck?.(); return }
     this.running.delete(id)
     const result: SessionResult['result'] = outcome === 0 ? { outcome: 'ok' }
       : outcome === 1 ? { outcome: 'aborted', error: { code: errCode, message } }
         : { outcome: 'failed', reason: message }
-    onDone({ result, bytes, retransmits, duplicateAcks, packetsSent, rttMs })
+    t.onDone({ result, bytes, retransmits, duplicateAcks, packetsSent, rttMs })
     if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w()
   }
 }
