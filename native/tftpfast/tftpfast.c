@@ -112,6 +112,9 @@ typedef struct engine {
   atomic_int quit;
   xfer *active;
   xfer *done; // ended in this loop round; handed to the main thread after the round
+  // no armed transfer has a deadline before this (a lower bound: deadlines that moved later are
+  // found by the next full pass); INFINITY when none is armed
+  double next_deadline;
   napi_threadsafe_function tsfn;
   int js_active; // main thread: transfers not yet completed
   atomic_ullong drops[DR_COUNT];
@@ -163,10 +166,13 @@ static void send_oack(xfer *x) {
   send_raw(x, x->oack, x->oack_len);
 }
 
-static void arm(xfer *x) {
-  x->deadline = now_ms() + rto_value(x);
+static void set_deadline(xfer *x, double d) {
+  x->deadline = d;
   x->armed = 1;
+  if (d < x->eng->next_deadline) x->eng->next_deadline = d;
 }
+
+static void arm(xfer *x) { set_deadline(x, now_ms() + rto_value(x)); }
 
 static void finish(xfer *x, int outcome, int code, const char *msg, size_t len);
 
@@ -311,8 +317,7 @@ static void on_pre_ack_timeout(xfer *x) {
     x->next = 1;
     pump(x);
   }
-  x->deadline = now_ms() + fmin(rto_value(x), left);
-  x->armed = 1;
+  set_deadline(x, now_ms() + fmin(rto_value(x), left));
 }
 
 static void on_timeout(xfer *x) {
@@ -501,14 +506,12 @@ static void run_commands(engine *e) {
 static void *worker(void *arg) {
   engine *e = arg;
   struct epoll_event evs[64];
+  e->next_deadline = INFINITY;
   while (!atomic_load(&e->quit)) {
     int timeout = -1;
-    double t = now_ms();
-    for (xfer *x = e->active; x; x = x->next_active) {
-      if (!x->armed) continue;
-      double left = x->deadline - t;
-      int ms = left <= 0 ? 0 : (int)ceil(left);
-      if (timeout < 0 || ms < timeout) timeout = ms;
+    if (e->next_deadline != INFINITY) {
+      double left = e->next_deadline - now_ms();
+      timeout = left <= 0 ? 0 : (int)ceil(left);
     }
     int n = epoll_wait(e->ep, evs, 64, timeout);
     if (n < 0 && errno != EINTR) break;
@@ -522,10 +525,17 @@ static void *worker(void *arg) {
       if (r < 0) continue;
       on_packet(x, e->rbuf, (size_t)r, &from, fromlen);
     }
-    t = now_ms();
-    for (xfer *x = e->active, *nx; x; x = nx) {
-      nx = x->next_active; // on_timeout may unlink x
-      if (x->armed && x->deadline - t <= 1) on_timeout(x);
+    // timers: one pass over the transfers only when the earliest known deadline is due (most
+    // packets only move their transfer's deadline later); the pass fires what is due and finds
+    // the real earliest deadline
+    double t = now_ms();
+    if (e->next_deadline - t <= 1) {
+      e->next_deadline = INFINITY;
+      for (xfer *x = e->active, *nx; x; x = nx) {
+        nx = x->next_active; // on_timeout may unlink x
+        if (x->armed && x->deadline - t <= 1) on_timeout(x); // re-arms through set_deadline
+        else if (x->armed && x->deadline < e->next_deadline) e->next_deadline = x->deadline;
+      }
     }
     while (e->done) {
       xfer *x = e->done;
