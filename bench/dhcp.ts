@@ -20,6 +20,9 @@ const CLIENT_COUNTS = [200, 5000]
 const SECONDS = 5
 const FIXED_RATE = 500
 const MAX_RATE = 20000
+/** perfdhcp --scenario avalanche: every client's DISCOVER at once, then each retries until served */
+const AVALANCHE_CLIENTS = 200
+const AVALANCHE_RUNS = 5
 
 interface PerfResult {
   rate: number
@@ -171,11 +174,58 @@ export async function run(): Promise<string> {
       rows.push(await measure(lab, dir, 'bootlab', clients, bootlab))
       rows.push(await measure(lab, dir, 'dnsmasq --no-ping', clients, dnsmasq))
     }
-    return report(rows)
+    const av = await avalanche(lab, { bootlab, 'dnsmasq --no-ping': dnsmasq })
+    return `${report(rows)}\n${av}`
   } finally {
     await lab.cleanup()
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+interface AvalancheRun { seconds: number; resent: number; rcvbufErrors: number }
+
+/** UDP RcvbufErrors of the server's namespace (datagrams the kernel dropped: socket buffer full) */
+async function rcvbufErrors(lab: Lab): Promise<number> {
+  const r = await lab.exec('srv', ['cat', '/proc/net/snmp'])
+  const [head, vals] = r.stdout.split('\n').filter((l) => l.startsWith('Udp:'))
+  const i = head?.split(/\s+/).indexOf('RcvbufErrors') ?? -1
+  return i > 0 ? Number(vals?.split(/\s+/)[i]) : NaN
+}
+
+/** AVALANCHE_RUNS interleaved runs per server, each against a freshly started server */
+async function avalanche(lab: Lab, starters: Record<string, Starter>): Promise<string> {
+  const runs: Record<string, AvalancheRun[]> = Object.fromEntries(Object.keys(starters).map((k) => [k, []]))
+  for (let i = 0; i < AVALANCHE_RUNS; i++) {
+    for (const [name, start] of Object.entries(starters)) {
+      const stop = await start()
+      const before = await rcvbufErrors(lab)
+      const r = await lab.exec('cli', ['perfdhcp', '-4', '-l', CLIENT_IP, '--scenario', 'avalanche', '-R', String(AVALANCHE_CLIENTS), SERVER_IP], { timeoutMs: 120_000 })
+      const took = /It took (\d+):(\d+):([\d.]+) to provision/.exec(r.stdout)
+      runs[name]!.push({
+        seconds: took ? Number(took[1]) * 3600 + Number(took[2]) * 60 + Number(took[3]) : NaN,
+        resent: num(r.stdout, /Requests resent: (\d+)/),
+        rcvbufErrors: (await rcvbufErrors(lab)) - before,
+      })
+      await stop()
+    }
+  }
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const lines = [
+    `### Avalanche: ${AVALANCHE_CLIENTS} clients at once`,
+    '',
+    `perfdhcp \`--scenario avalanche -R ${AVALANCHE_CLIENTS}\`: all ${AVALANCHE_CLIENTS} DISCOVERs at once, then each client retries (with back-off) until its DORA is done;`,
+    `time until all are provisioned. ${AVALANCHE_RUNS} interleaved runs, fresh server each; median (min–max). Kernel drops = UDP RcvbufErrors in the server's namespace during the run.`,
+    '',
+    '| server | seconds | requests resent | kernel drops (receive buffer full) |',
+    '| --- | --- | --- | --- |',
+  ]
+  for (const [name, rs] of Object.entries(runs)) {
+    const col = (k: keyof AvalancheRun, d: number): string => `${f(med(rs.map((x) => x[k])), d)} (${f(Math.min(...rs.map((x) => x[k])), d)}–${f(Math.max(...rs.map((x) => x[k])), d)})`
+    lines.push(`| ${name} | ${col('seconds', 2)} | ${col('resent', 0)} | ${col('rcvbufErrors', 0)} |`)
+  }
+  const [b, d] = Object.values(runs)
+  if (b && d) lines.push('', `Ratio bootlab / dnsmasq, median time to provision all: ${f(med(b.map((x) => x.seconds)) / med(d.map((x) => x.seconds)), 2)}× (lower is better).`)
+  return lines.join('\n') + '\n'
 }
 
 function f(x: number, d = 1): string {

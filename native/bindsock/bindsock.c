@@ -1,5 +1,5 @@
 // openBoundUdpSocket(ifname, port): a UDP/IPv4 socket with SO_BINDTODEVICE=ifname, SO_REUSEADDR and
-// SO_BROADCAST, bound to 0.0.0.0:port. Returns the file descriptor, which node:dgram wraps with
+// SO_BROADCAST and a 2 MiB receive buffer, bound to 0.0.0.0:port. Returns the file descriptor, which node:dgram wraps with
 // socket.bind({ fd }). This is what lets bootlab receive limited broadcasts from one interface only
 // and send its broadcast replies out of that same interface, whatever the routing table says.
 #define _GNU_SOURCE
@@ -44,6 +44,12 @@ static napi_value open_bound(napi_env env, napi_callback_info info) {
       setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) < 0) {
     int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
   }
+  // A burst of requests (200 clients powered on at once) must wait in the kernel, not be dropped:
+  // the default buffer (net.core.rmem_default, ~208 KiB) holds ~160 DHCP datagrams. SO_RCVBUFFORCE
+  // (CAP_NET_ADMIN, which bootlab has for DHCP) goes past net.core.rmem_max; else SO_RCVBUF, capped.
+  int rcvbuf = 2 << 20;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname) + 1) < 0) {
     int e = errno; close(fd); return throw_errno(env, "SO_BINDTODEVICE", e);
   }

@@ -16,6 +16,9 @@ interface BindSockAddon {
 
 let addon: BindSockAddon | null | undefined
 
+/** receive buffer of the DHCP socket (the native helper sets the same size) */
+const RECV_BUFFER_BYTES = 2 << 20
+
 /** The native helper, or null when it is not built (or BOOTLAB_NO_NATIVE=1). */
 export function loadBindSock(): BindSockAddon | null {
   if (addon !== undefined) return addon
@@ -84,6 +87,9 @@ export async function openInterfaceSocket(ifname: string, address: string, port:
     s.on('error', (err) => logger.error({ err, ifname, port }, 'dhcp socket error'))
   }
   await bindSocket(rx, { port, address: '0.0.0.0', exclusive: false })
+  // bursts wait in the kernel instead of being dropped (the native helper forces 2 MiB; here the
+  // kernel caps the size at net.core.rmem_max)
+  try { rx.setRecvBufferSize(RECV_BUFFER_BYTES) } catch { /* keep the default */ }
   try {
     await bindSocket(tx, { port, address, exclusive: false })
   } catch (err) {

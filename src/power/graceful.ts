@@ -3,7 +3,6 @@
 // Never fatal: a machine that is not running an OS (netbooting, hung) is simply cut.
 import { readFile } from 'node:fs/promises'
 import { connect as tcpConnect } from 'node:net'
-import { Client } from 'ssh2'
 import type { Logger } from '../log.js'
 import { pinnedHostKey, sshAlgorithms, sshError } from './ssh-common.js'
 import { errorMessage, type GracefulConfig } from './types.js'
@@ -36,6 +35,7 @@ function answers(host: string, port: number, timeoutMs: number): Promise<boolean
 
 async function sendShutdown(cfg: GracefulConfig, key: Buffer, log: Logger): Promise<string> {
   const hostKey = pinnedHostKey(cfg.host_key)
+  const { Client } = await import('ssh2') // loaded on first use, not at `bootlab serve` start
   const client = new Client()
   client.on('error', () => {})
   const command = cfg.command ?? 'sudo systemctl poweroff'

@@ -12,6 +12,7 @@ import { Session, type ClientAddress, type SessionResult } from './session.js'
 import { SessionSlots, type Slot } from './slots.js'
 import { FileCache, MemorySource, openFileSource, openNetasciiSource, toNetascii, type ByteSource } from './source.js'
 import { NetasciiSizes } from './netascii.js'
+import { NativeDataPath, type TransferHandle } from './fast-path.js'
 
 export interface TftpLimits {
   /** concurrent transfers, all clients together */
@@ -76,6 +77,8 @@ export interface TftpServerOptions {
   resolver: TftpResolver
   logger: Logger
   limits?: Partial<TftpLimits>
+  /** 'auto' (default): the native data path (src/tftp/fast-path.ts) when built; 'js': always Session */
+  dataPath?: 'auto' | 'js'
 }
 
 export type TransferOutcome = 'ok' | 'aborted' | 'failed' | 'not_found' | 'denied' | 'refused'
@@ -165,7 +168,8 @@ interface Transfer {
   layer: string
   source: ByteSource
   negotiated: Negotiated
-  sock: Socket
+  /** the transfer socket on the JavaScript path; null on the native path (the C side owns its socket) */
+  sock: Socket | null
   release: () => void
 }
 
@@ -174,7 +178,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly log: Logger
   private socket: Socket | null = null
   private readonly slots: SessionSlots
-  private readonly sessions = new Map<string, Session>()
+  private readonly sessions = new Map<string, TransferHandle>()
   private readonly cache: FileCache
   private readonly netasciiSizes = new NetasciiSizes()
   private readonly counters = {
@@ -182,6 +186,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     bytesSent: 0, packetsSent: 0, retransmits: 0, duplicateAcks: 0, duplicateRequests: 0,
   }
   private readonly drops: Record<string, number> = {}
+  /** native DATA/ACK loop, null when not built or not wanted */
+  private readonly fast: NativeDataPath | null
 
   constructor(private readonly o: TftpServerOptions) {
     super()
@@ -189,7 +195,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.log = o.logger.child({ module: 'tftp' })
     this.cache = new FileCache(this.limits.cacheMaxFileBytes, this.limits.cacheMaxTotalBytes)
     this.slots = new SessionSlots(this.limits)
+    this.fast = o.dataPath === 'js' ? null : NativeDataPath.load()
   }
+
+  /** which data path runs transfers: 'native' (native/tftpfast) or 'js' (Session) */
+  get dataPath(): 'native' | 'js' { return this.fast ? 'native' : 'js' }
 
   get address(): { address: string; port: number } {
     if (!this.socket) throw new Error('not started')
@@ -207,13 +217,14 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     sock.on('error', (err) => this.log.warn({ err }, 'tftp socket error'))
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo))
     this.socket = sock
-    this.log.info({ address: this.address }, 'tftp listening')
+    this.log.info({ address: this.address, dataPath: this.dataPath }, 'tftp listening')
   }
 
   async stop(): Promise<void> {
     const sock = this.socket
     this.socket = null
     for (const s of this.sessions.values()) s.cancel('Server shutting down')
+    await this.fast?.close() // waits for the native transfers' completions, then ends its thread
     if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()))
   }
 
@@ -226,7 +237,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       cacheHits: this.cache.hits,
       cacheMisses: this.cache.misses,
       cacheBytes: this.cache.bytes,
-      drops: { ...this.drops },
+      drops: sumCounts(this.drops, this.fast?.drops() ?? {}),
     }
   }
 
@@ -276,6 +287,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (!source) return
     if (this.evicted(req, slot)) { void source.close(); return }
     const negotiated = negotiate(pkt.options, source.size, this.limits)
+    if (this.startNative(req, slot, { mode, layer: resolved.layer, source, negotiated, sock: null, release })) return
     const sock = await this.transferSocket(req, resolved.layer, source, release)
     if (!sock) return
     if (this.evicted(req, slot)) { void source.close(); sock.close(); return }
@@ -376,7 +388,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
-  private startTransfer(req: ReadRequest, slot: Slot, t: Transfer): void {
+  private emitStart(req: ReadRequest, t: Transfer): void {
     const { id, client, pkt } = req
     const start: TransferStart = {
       id, client, file: pkt.filename, mode: t.mode, layer: t.layer, size: t.source.size,
@@ -384,7 +396,43 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     this.log.debug({ ...start, options: Object.fromEntries(pkt.options) }, 'tftp transfer start')
     this.emit('tftp.transfer.start', start)
+  }
 
+  /**
+   * The native data path (src/tftp/fast-path.ts): true when it took the transfer (or refused it
+   * because its socket could not be opened); false when it is not built or cannot take this
+   * source (the caller then runs a Session).
+   */
+  private startNative(req: ReadRequest, slot: Slot, t: Transfer): boolean {
+    if (!this.fast) return false
+    let handle: TransferHandle | null = null
+    try {
+      handle = this.fast.start({
+        bindAddress: this.o.address ?? '0.0.0.0', client: req.client, source: t.source, negotiated: t.negotiated,
+        rto: { initialMs: this.limits.rtoInitialMs, minMs: this.limits.rtoMinMs, maxMs: this.limits.rtoMaxMs },
+        maxRetries: this.limits.maxRetries, readChunkBytes: this.limits.readChunkBytes,
+        preAck: { maxSends: this.limits.preAckMaxSends, timeoutMs: this.limits.preAckTimeoutMs },
+        onDone: (r: SessionResult) => this.finishTransfer(req, t, r, handle!),
+        onFirstAck: () => this.slots.acknowledge(slot),
+      })
+    } catch (err) {
+      t.release()
+      void t.source.close()
+      this.log.warn({ err }, 'tftp could not open a transfer socket')
+      this.refuse(req, 'refused', ErrorCode.NOT_DEFINED, 'Server error', t.layer)
+      return true
+    }
+    if (!handle) return false
+    const h = handle
+    this.emitStart(req, t)
+    this.sessions.set(req.key, h)
+    slot.onEvict = () => h.cancel('dropped: too many unacknowledged transfers', false)
+    return true
+  }
+
+  private startTransfer(req: ReadRequest, slot: Slot, t: Transfer & { sock: Socket }): void {
+    const { client } = req
+    this.emitStart(req, t)
     const session = new Session({
       socket: t.sock,
       client,
@@ -402,12 +450,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     session.start()
   }
 
-  private finishTransfer(req: ReadRequest, t: Transfer, r: SessionResult, session: Session): void {
+  private finishTransfer(req: ReadRequest, t: Transfer, r: SessionResult, session: TransferHandle): void {
     const { id, client, pkt } = req
     if (this.sessions.get(req.key) === session) this.sessions.delete(req.key)
     t.release()
-    // a final ERROR may still be queued on the socket: close it a moment later
-    setTimeout(() => { try { t.sock.close() } catch { /* closed */ } }, 50).unref()
+    // a final ERROR may still be queued on the socket: close it a moment later (the native path closes its own)
+    if (t.sock) setTimeout(() => { try { t.sock?.close() } catch { /* closed */ } }, 50).unref()
     void t.source.close()
     this.counters.bytesSent += r.bytes
     this.counters.packetsSent += r.packetsSent
@@ -443,6 +491,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (cached) return new MemorySource(cached)
     return await openFileSource(r.path, this.limits.readChunkBytes)
   }
+}
+
+function sumCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a }
+  for (const [k, n] of Object.entries(b)) out[k] = (out[k] ?? 0) + n
+  return out
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -31,6 +31,9 @@ export class FileSource implements ByteSource {
   private closed = false
   constructor(private readonly fh: FileHandle, readonly size: number, private readonly chunk: number) {}
 
+  /** the open descriptor, for the native data path (src/tftp/fast-path.ts), which reads with pread */
+  get fd(): number { return this.fh.fd }
+
   has(offset: number, length: number): boolean {
     return offset >= this.bufStart && offset + length <= this.bufStart + this.buf.length
   }

@@ -29,6 +29,11 @@ t.test('real clients against bootlab tftp', { skip: !isRoot() && 'needs root (ne
     generated: { '1a2b3c4d/config.txt': 'arm_64bit=1\narmstub=RPI_EFI.fd\n' },
   })
   const ip = lab.hosts.srv!.ip
+  // BOOTLAB_TFTP_DATA_PATH=native|js picks the data path (src/tftp/fast-path.ts); run the file with both
+  const wanted = process.env.BOOTLAB_TFTP_DATA_PATH
+  const path = srv.ready.dataPath
+  if (wanted === 'native' || wanted === 'js') t.equal(path, wanted, `transfers run on the ${wanted} data path`)
+  else t.comment(`data path: ${path}`)
   let n = 0
   const fetch = async (client: ClientName, name: string, o: ClientOpts = {}, timeoutMs = 60000): Promise<{ code: number; out: string; local: string; stderr: string }> => {
     const local = join(files.out, `${client}-${n++}-${name.replace(/[^a-z0-9]/gi, '_')}`)

@@ -1,7 +1,7 @@
 // An interactive IOS CLI session over SSH (ssh2 shell, never exec: IOS closes the connection
 // after one exec). Drives the CLI like a person: send one line, wait for the prompt at the end
 // of the output, return what came in between.
-import { Client, type ClientChannel } from 'ssh2'
+import type { ClientChannel, Client } from 'ssh2'
 import type { Logger } from '../../log.js'
 import { pinnedHostKey, sshAlgorithms, sshError } from '../ssh-common.js'
 import { hasControlChars } from '../../net/control-chars.js'
@@ -66,7 +66,8 @@ export class IosShell {
   static async open(sw: CiscoIosSwitch, log: Logger): Promise<IosShell> {
     const timeoutMs = (sw.timeout_seconds ?? 20) * 1000
     const hostKey = pinnedHostKey(sw.host_key)
-    const client = new Client()
+    const { Client: SshClient } = await import('ssh2') // loaded on first use, not at `bootlab serve` start
+    const client: Client = new SshClient()
     client.on('error', () => {}) // errors are handled where they matter (connect, session close)
     const password = sw.password?.reveal() ?? ''
     client.on('keyboard-interactive', (_name, _instr, _lang, prompts, finish) => finish(prompts.map(() => password)))

@@ -2,12 +2,19 @@
 // false(2)/true(1); state = that object plus pethPsePortDetectionStatus (3 = deliveringPower).
 // v2c (community) or v3 (USM user, auth/priv). The index comes from the configuration, never
 // guessed: the machine's port is "group.port", or a name mapped by the switch's `ports:`.
-import snmp, { type Session, type Varbind } from 'net-snmp'
+import type { Session, Varbind } from 'net-snmp'
 import { own } from '../../config/own.js'
 import { PowerError, errorMessage, type DriverResult, type PortStatus, type PowerDriver, type SnmpSwitch } from '../types.js'
 
 export const PETH_ADMIN_ENABLE = '1.3.6.1.2.1.105.1.1.1.3'
 export const PETH_DETECTION_STATUS = '1.3.6.1.2.1.105.1.1.1.6'
+
+type NetSnmp = typeof import('net-snmp').default
+let lib: NetSnmp | null = null
+/** net-snmp is loaded on first use: `bootlab serve` without SNMP switches never pays for it. */
+async function netSnmp(): Promise<NetSnmp> {
+  return lib ??= (await import('net-snmp')).default
+}
 
 const DETECTION: Record<number, string> = { 1: 'disabled', 2: 'searching', 3: 'deliveringPower', 4: 'fault', 5: 'test', 6: 'otherFault' }
 
@@ -37,8 +44,9 @@ export class SnmpDriver implements PowerDriver {
     }
   }
 
-  #open(): Session {
-    if (this.#session) return this.#session
+  async #open(): Promise<{ s: Session; snmp: NetSnmp }> {
+    const snmp = await netSnmp()
+    if (this.#session) return { s: this.#session, snmp }
     const sw = this.#sw
     const options = { port: sw.port ?? 161, retries: 1, timeout: (sw.timeout_seconds ?? 5) * 1000 }
     let s: Session
@@ -56,12 +64,13 @@ export class SnmpDriver implements PowerDriver {
     }
     s.on('error', () => { this.#session = null })
     this.#session = s
-    return s
+    return { s, snmp }
   }
 
-  #request(kind: 'get' | 'set', arg: string[] | Varbind[]): Promise<Varbind[]> {
-    const s = this.#open()
-    return new Promise((resolve, reject) => {
+  async #request(kind: 'get' | 'set', arg: string[] | Varbind[] | ((snmp: NetSnmp) => Varbind[])): Promise<Varbind[]> {
+    const { s, snmp } = await this.#open()
+    const args = typeof arg === 'function' ? arg(snmp) : arg
+    return await new Promise((resolve, reject) => {
       const cb = (err: Error | null, vbs: Varbind[]) => {
         if (err) {
           const timedOut = err.name === 'RequestTimedOutError'
@@ -76,13 +85,13 @@ export class SnmpDriver implements PowerDriver {
         }
         resolve(vbs)
       }
-      if (kind === 'get') s.get(arg as string[], cb); else s.set(arg as Varbind[], cb)
+      if (kind === 'get') s.get(args as string[], cb); else s.set(args as Varbind[], cb)
     })
   }
 
   async #setAdmin(port: string, on: boolean): Promise<DriverResult> {
     const oid = `${PETH_ADMIN_ENABLE}.${this.index(port)}`
-    await this.#request('set', [{ oid, type: snmp.ObjectType.Integer, value: on ? 1 : 2 }])
+    await this.#request('set', (snmp) => [{ oid, type: snmp.ObjectType.Integer, value: on ? 1 : 2 }])
     return { detail: `set ${oid} = ${on ? 1 : 2}` }
   }
 
