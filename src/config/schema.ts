@@ -121,7 +121,7 @@ export const serverSchema = z.strictObject({
     listen: ipv4.default('0.0.0.0'),
     /** status page, event stream and machine details readable without the API token (docs/http.md: a risk) */
     public_read: z.boolean().default(false),
-    /** names (besides the advertised/listen address, loopback and the hostname) the status page and API answer to (docs/security-http.md) */
+    /** names (besides the advertised/listen address, loopback and the hostname) the status page and API answer to (docs/security.md) */
     hosts: z.array(z.string().min(1).max(253)).max(64).default([]),
   }).prefault({}),
   tftp: z.strictObject({ port: port.default(69), listen: ipv4.default('0.0.0.0') }).prefault({}),
@@ -146,7 +146,7 @@ export const serverSchema = z.strictObject({
   }).prefault({}),
   unknown: z.enum(['ignore', 'discover']).default('discover'),
   unknown_profile: z.string().default('discovery'),
-  /** unconfigured (discovered) machines not seen for this long are forgotten, with their events (docs/security-http.md) */
+  /** unconfigured (discovered) machines not seen for this long are forgotten, with their events (docs/security.md) */
   discovered_expire: duration.default('7d'),
   state_dir: z.string().min(1).default('/var/lib/bootlab'),
   paths: z.strictObject({

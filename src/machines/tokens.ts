@@ -5,7 +5,7 @@
 // A token is bound to the address bootlab saw the machine use (DHCP, TFTP: the machine row's ip),
 // or, when it saw none yet, to the address the script was asked from; a script asked for a MAC from
 // another address than the one seen gets no token. A token used for a cloud-init fetch is never
-// evicted by newer ones (docs/security-http.md).
+// evicted by newer ones (docs/security.md).
 import { createHash, randomBytes } from 'node:crypto'
 import type { DeploymentRow, Store } from '../store/store.js'
 
