@@ -46,7 +46,7 @@ t.test('bootlab init in a namespace', { skip: !isRoot() && 'needs root (network 
     t.match(text, /^#/m, 'commented')
     for (const d of ['var/lib/bootlab/firmware', 'var/lib/bootlab/images', 'var/lib/bootlab/tftproot']) t.ok(statSync(join(root, d)).isDirectory(), d)
     const unit = readFileSync(join(root, 'etc/systemd/system/bootlab.service'), 'utf8')
-    t.match(unit, new RegExp(`ExecStart=${process.execPath} ${resolve('.')}/bin/bootlab\\.js serve`))
+    t.match(unit, new RegExp(`ExecStart=${process.execPath} (?:--\\S+ )*${resolve('.')}/bin/bootlab\\.js serve`))
     t.match(unit, /^User=bootlab$/m)
     t.match(r.stdout, /Next steps:[\s\S]*bootlab fetch rpi4-uefi[\s\S]*http:\/\/10\.93\.7\.10:8080\//)
     const check = await lab.exec('srv', [...cli, 'check', '--config', cfg])
