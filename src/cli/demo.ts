@@ -39,6 +39,10 @@ const LABEL: Record<MilestoneName, string> = {
   'phone-home': 'phone-home sent',
   'phone-home-failed': 'phone-home FAILED',
   poweroff: 'powered off',
+  'disk-loader': 'GRUB from disk',
+  'disk-boot': 'booted from disk',
+  installed: 'installed',
+  'install-failed': 'install FAILED',
 }
 
 /** console lines after which a guest's firmware has given up netbooting (SeaBIOS, OVMF/AAVMF) */

@@ -10,6 +10,7 @@ import type { LabNetwork } from './network.js'
 import type { GuestKind } from './server.js'
 import type { GuestArch } from './artefacts.js'
 import { GUEST_MARK } from './guest-init.js'
+import { DISK_GRUB_MARK } from './disk.js'
 
 export const GUEST_ARCH: Record<GuestKind, GuestArch> = { bios: 'x86_64', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64' }
 /** console= for the guest kernel */
@@ -25,6 +26,7 @@ export const FIRMWARE = {
 
 export type MilestoneName =
   | 'firmware-dhcp' | 'loader' | 'loader-dhcp' | 'boot-script' | 'kernel' | 'init' | 'guest-dhcp' | 'phone-home' | 'phone-home-failed' | 'poweroff'
+  | 'disk-loader' | 'disk-boot' | 'installed' | 'install-failed'
 
 /** Console patterns, first match wins per milestone. */
 const PATTERNS: Record<GuestKind, [MilestoneName, RegExp][]> = {
@@ -45,7 +47,11 @@ const PATTERNS: Record<GuestKind, [MilestoneName, RegExp][]> = {
   ],
 }
 const COMMON: [MilestoneName, RegExp][] = [
+  ['disk-loader', new RegExp(DISK_GRUB_MARK)],
   ['kernel', /Linux version \d/],
+  ['disk-boot', new RegExp(`${GUEST_MARK} booted from disk`)],
+  ['installed', new RegExp(`${GUEST_MARK} installed `)],
+  ['install-failed', new RegExp(`${GUEST_MARK} install failed`)],
   ['init', new RegExp(`${GUEST_MARK} init `)],
   ['guest-dhcp', new RegExp(`${GUEST_MARK} address `)],
   ['phone-home', new RegExp(`${GUEST_MARK} phone-home ok`)],
@@ -84,6 +90,8 @@ export interface GuestOptions {
    */
   accel?: 'auto' | 'kvm' | 'tcg'
   memoryMb?: number
+  /** a raw disk image attached as virtio-blk, second in the boot order after the NIC */
+  disk?: string
 }
 
 /** KVM for this guest: same architecture, /dev/kvm usable, and the CPU advertises virtualisation. */
@@ -96,7 +104,8 @@ export function kvmUsable(kind: GuestKind): boolean {
 }
 
 export function qemuArgv(o: GuestOptions, accel: 'kvm' | 'tcg', flash: Flash): string[] {
-  const net = ['-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`]
+  const disk = o.disk ? ['-drive', `file=${o.disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2'] : []
+  const net = ['-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, ...disk]
   const common = ['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nodefaults', '-accel', accel, '-smp', '1']
   switch (o.kind) {
     case 'bios':
