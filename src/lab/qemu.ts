@@ -115,6 +115,8 @@ export function qemuArgv(o: GuestOptions, accel: 'kvm' | 'tcg', flash: Flash): s
         '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1`]
     case 'uefi-x64':
       return ['qemu-system-x86_64', ...common, '-machine', 'q35', '-m', String(o.memoryMb ?? 512),
+        // with a disk to fall through to: no IPv6 PXE attempt (and its timeout) between iPXE's `exit 1` and the disk
+        ...(o.disk ? ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'] : []),
         '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${flash.code}`,
         '-drive', `if=pflash,format=raw,unit=1,file=${flash.vars}`, ...net,
         // romfile= (empty): no iPXE option ROM, so OVMF's own PXE client boots
