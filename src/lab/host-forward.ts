@@ -5,11 +5,10 @@
 import { createServer, type Server } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { connectTo, splice } from './forward-main.js'
+import { MAX_CONNECTIONS, connectTo, splice } from './forward.js'
 import { startFixture, tsxArgv, type Fixture } from './fixture.js'
 import type { Lab } from './netns.js'
 
-const MAX_CONNECTIONS = 64
 
 export interface HostForward {
   /** http://127.0.0.1:<port> */
