@@ -106,7 +106,9 @@ export function kvmUsable(kind: GuestKind): boolean {
 export function qemuArgv(o: GuestOptions, accel: 'kvm' | 'tcg', flash: Flash): string[] {
   const disk = o.disk ? ['-drive', `file=${o.disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2'] : []
   const net = ['-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, ...disk]
-  const common = ['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nodefaults', '-accel', accel, '-smp', '1']
+  // a guest with a disk is a machine: a reset (kernel panic, reboot) boots it again, as hardware
+  // would; the one-shot guests stop at a reset instead
+  const common = ['-display', 'none', '-monitor', 'none', '-serial', 'stdio', ...(o.disk ? [] : ['-no-reboot']), '-nodefaults', '-accel', accel, '-smp', '1']
   switch (o.kind) {
     case 'bios':
       // SeaBIOS's serial console (sercon) carries its own and the iPXE ROM's text output to ttyS0

@@ -9,12 +9,12 @@
 // The PoE switch is the IOS simulator (./poe-switch.ts) driven by bootlab's cisco-ios driver; each
 // port powers one QEMU guest with its own disk. Everything lives in the lab's namespaces; bootlab's
 // HTTP port (status page and API) is forwarded to the host's 127.0.0.1 only.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { guestImage, grubArm64, type GrubArm64, type GuestImage } from './artefacts.js'
 import { BootlabLabServer, HTTP_PORT, type BootlabLabDirs, type ConfigCustomiser } from './bootlab-server.js'
-import { blankDisk, diskImage, type DiskImage } from './disk.js'
+import { blankDisk, diskImage, grubNetX64, type DiskImage, type GrubNetX64 } from './disk.js'
 import { forwardToHost, type HostForward } from './host-forward.js'
 import { createLabNetwork, type LabNetwork, type ServerAttachment } from './network.js'
 import { LabPoeSwitch, type PoweredGuest } from './poe-switch.js'
@@ -137,6 +137,7 @@ export class ReinstallLoop {
       disks.set(arch, await diskImage(img))
     }
     const grub: GrubArm64 | undefined = this.o.kinds.includes('uefi-arm64') ? await grubArm64() : undefined
+    const grubX64 = this.o.kinds.includes('uefi-x64') ? await grubNetX64() : undefined
     const net = this.net = await createLabNetwork()
     const at = this.at = await net.attachServer()
     await net.startRouterAdvertisements()
@@ -154,7 +155,7 @@ export class ReinstallLoop {
     const poe = this.poe = new LabPoeSwitch(new Map(this.guests.map((g) => [g.port, this.#powered(g)])))
     const sw = await poe.start(net, at.ns, this.workDir)
     out(`PoE switch: IOS simulator (ssh ${sw.host}:${sw.port} in ${at.ns}, legacy algorithms, host key ${sw.hostKey}), ports ${this.guests.map((g) => `${g.port}=${g.kind}`).join(' ')}`)
-    const server = this.server = new BootlabLabServer((config, dirs) => this.#customise(config, dirs, disks, sw))
+    const server = this.server = new BootlabLabServer((config, dirs) => this.#customise(config, dirs, disks, sw, grubX64))
     server.on('log', (l) => { this.serverLog.push(l); if (this.serverLog.length > 300) this.serverLog.shift() })
     await server.start({
       net, at, workDir: this.workDir,
@@ -171,7 +172,7 @@ export class ReinstallLoop {
   }
 
   /** bootlab's YAML for the loop: the switch, each machine on its port, profiles that install the disk */
-  #customise(config: Parameters<ConfigCustomiser>[0], dirs: BootlabLabDirs, disks: Map<string, DiskImage>, sw: { host: string; port: number; username: string; password: string; hostKey: string }): void {
+  #customise(config: Parameters<ConfigCustomiser>[0], dirs: BootlabLabDirs, disks: Map<string, DiskImage>, sw: { host: string; port: number; username: string; password: string; hostKey: string }, grubX64: GrubNetX64 | undefined): void {
     const pwFile = join(dirs.stateDir, '..', 'switch.password')
     writeFileSync(pwFile, sw.password + '\n')
     chmodSync(pwFile, 0o600)
@@ -182,6 +183,13 @@ export class ReinstallLoop {
       },
     }
     config.profiles.local = { description: 'boot the local disk', boot: 'local' }
+    if (grubX64) {
+      // local_boot: grub-chain on x86-64 UEFI: iPXE chainloads GRUB's network image, whose grub.cfg
+      // finds the disk's EFI loader (Debian's 2019 ipxe.efi does not return to OVMF's boot manager
+      // on `exit 1`: it ends in its own banner, so `exit` never reaches the disk there)
+      cpSync(grubX64.efi, join(dirs.firmware, 'grub', 'grubnetx64.efi'))
+      cpSync(grubX64.modulesDir, join(dirs.tftproot, 'grub', 'x86_64-efi'), { recursive: true, filter: (src) => !src.includes('/monolithic') })
+    }
     for (const g of this.guests) {
       mkdirSync(join(dirs.images, g.kind), { recursive: true })
       copyFileSync(disks.get(g.lab.arch)!.gz, join(dirs.images, g.kind, 'disk.img.gz'))
@@ -195,6 +203,7 @@ export class ReinstallLoop {
       config.profiles[`lab-${g.kind}-v2`] = { ...install, description: `install the lab system on ${g.kind}'s disk, again` }
       const m = config.machines[g.kind] as Record<string, unknown>
       m.power = { switch: 'lab', port: g.port }
+      if (g.kind === 'uefi-x64') m.local_boot = 'grub-chain'
     }
   }
 
@@ -375,7 +384,8 @@ export class ReinstallLoop {
       await this.server?.stop().catch(() => undefined)
       await this.poe?.stop().catch(() => undefined)
       await this.net?.cleanup()
-      rmSync(this.workDir, { recursive: true, force: true })
+      // BOOTLAB_LAB_KEEP=1: keep consoles, config and bootlab's state for a post-mortem
+      if (process.env.BOOTLAB_LAB_KEEP !== '1') rmSync(this.workDir, { recursive: true, force: true })
     })()
     return this.#cleaning
   }
