@@ -15,10 +15,12 @@ import type { GuestKind } from '../lab/server.js'
 import { serveExample } from '../lab/example-serve.js'
 import { takeOverSignals } from '../lab/netns.js'
 import { defaultCacheDir } from '../lab/artefacts.js'
-import { ReinstallLoop, type LoopGuestReport, type LoopStep } from '../lab/reinstall-loop.js'
+import { LOADER_CONFLICT, ReinstallLoop, type LoopGuestReport, type LoopStep } from '../lab/reinstall-loop.js'
 import type { EventRow } from '../store/store.js'
 
-const KINDS: readonly GuestKind[] = ['bios', 'uefi-x64', 'uefi-arm64']
+const KINDS: readonly GuestKind[] = ['bios', 'uefi-x64', 'uefi-arm64-ipxe', 'uefi-arm64']
+/** the default run: uefi-arm64 (GRUB) needs a run of its own (LOADER_CONFLICT) */
+const DEFAULT_KINDS: readonly GuestKind[] = ['bios', 'uefi-x64', 'uefi-arm64-ipxe']
 
 const LABEL: Record<MilestoneName, string> = {
   'firmware-dhcp': 'firmware DHCP',
@@ -57,6 +59,7 @@ export function parseGuests(v: string): GuestKind[] {
     if (!(KINDS as readonly string[]).includes(k)) throw new InvalidArgumentError(`unknown guest ${k} (known: ${KINDS.join(', ')})`)
   }
   if (list.length === 0) throw new InvalidArgumentError('no guests given')
+  if (list.includes('uefi-arm64') && list.includes('uefi-arm64-ipxe')) throw new InvalidArgumentError(LOADER_CONFLICT)
   return [...new Set(list)] as GuestKind[]
 }
 
@@ -85,7 +88,7 @@ interface DemoOptions {
 export function demoCommand(): Command {
   return new Command('demo')
     .description('virtual lab: the reinstall loop — QEMU guests (BIOS, UEFI x86-64, UEFI arm64) on a simulated PoE switch install, boot their disk and reinstall, driven by bootlab, inside network namespaces (root)')
-    .addOption(new Option('--guests <list>', 'comma-separated guest kinds: bios, uefi-x64, uefi-arm64').argParser(parseGuests).default([...KINDS], KINDS.join(',')))
+    .addOption(new Option('--guests <list>', `comma-separated guest kinds: ${KINDS.join(', ')} (uefi-arm64 is GRUB, in a run without uefi-arm64-ipxe)`).argParser(parseGuests).default([...DEFAULT_KINDS], DEFAULT_KINDS.join(',')))
     .option('--timeout <seconds>', 'budget of each step of each guest', seconds, 300)
     .option('--http-port <port>', "host port (127.0.0.1) for bootlab's status page during the demo; 0: a free one", tcpPort, 0)
     .option('--json', 'also print the final table as one JSON object on the last line', false)

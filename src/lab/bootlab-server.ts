@@ -13,7 +13,7 @@ import type { GuestKind, LabServer, LabServerContext, LabServerEvents } from './
 export const HTTP_PORT = 8080
 
 /** bootlab's `arch:` for each guest kind */
-export const BOOTLAB_ARCH: Record<GuestKind, 'bios' | 'x86_64' | 'arm64'> = { bios: 'bios', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64' }
+export const BOOTLAB_ARCH: Record<GuestKind, 'bios' | 'x86_64' | 'arm64'> = { bios: 'bios', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64', 'uefi-arm64-ipxe': 'arm64' }
 
 /**
  * What the profiles add to the kernel command line so the guest's /init phones home to bootlab:
@@ -43,6 +43,7 @@ export function writeBootlabLabConfig(ctx: LabServerContext, customise?: ConfigC
   // where bootlab's DHCP defaults point (src/dhcp/policy.ts DEFAULT_FILES); with no arm64 iPXE
   // in firmware/ipxe/, arm64 UEFI clients get GRUB's network image
   cpSync(ctx.loaders.ipxeEfiX64, join(dirs.firmware, 'ipxe', 'ipxe.efi'), { dereference: true })
+  if (ctx.loaders.ipxeArm64) cpSync(ctx.loaders.ipxeArm64, join(dirs.firmware, 'ipxe', 'snp-arm64.efi'))
   if (ctx.loaders.grubArm64) {
     cpSync(ctx.loaders.grubArm64.efi, join(dirs.firmware, 'grub', 'grubnetaa64.efi'))
     cpSync(ctx.loaders.grubArm64.modulesDir, join(dirs.tftproot, 'grub', 'arm64-efi'), { recursive: true })

@@ -12,9 +12,9 @@ import type { GuestArch } from './artefacts.js'
 import { GUEST_MARK } from './guest-init.js'
 import { DISK_GRUB_MARK } from './disk.js'
 
-export const GUEST_ARCH: Record<GuestKind, GuestArch> = { bios: 'x86_64', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64' }
+export const GUEST_ARCH: Record<GuestKind, GuestArch> = { bios: 'x86_64', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64', 'uefi-arm64-ipxe': 'arm64' }
 /** console= for the guest kernel */
-export const GUEST_CONSOLE: Record<GuestKind, string> = { bios: 'ttyS0', 'uefi-x64': 'ttyS0', 'uefi-arm64': 'ttyAMA0' }
+export const GUEST_CONSOLE: Record<GuestKind, string> = { bios: 'ttyS0', 'uefi-x64': 'ttyS0', 'uefi-arm64': 'ttyAMA0', 'uefi-arm64-ipxe': 'ttyAMA0' }
 
 export const FIRMWARE = {
   ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
@@ -44,6 +44,12 @@ const PATTERNS: Record<GuestKind, [MilestoneName, RegExp][]> = {
   'uefi-arm64': [
     ['firmware-dhcp', /Station IP address is/],
     ['loader', /Welcome to GRUB/],
+  ],
+  'uefi-arm64-ipxe': [
+    ['firmware-dhcp', /Station IP address is/],
+    ['loader', /iPXE initialising devices|iPXE \d/],
+    ['loader-dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
+    ['boot-script', /\[script\]/],
   ],
 }
 const COMMON: [MilestoneName, RegExp][] = [
@@ -124,6 +130,7 @@ export function qemuArgv(o: GuestOptions, accel: 'kvm' | 'tcg', flash: Flash): s
         // romfile= (empty): no iPXE option ROM, so OVMF's own PXE client boots
         '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,bootindex=1`]
     case 'uefi-arm64':
+    case 'uefi-arm64-ipxe':
       return ['qemu-system-aarch64', ...common, '-machine', 'virt', '-cpu', accel === 'kvm' ? 'host' : 'cortex-a57', '-m', String(o.memoryMb ?? 768),
         '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${flash.code}`,
         '-drive', `if=pflash,format=raw,unit=1,file=${flash.vars}`, ...net,
@@ -142,7 +149,7 @@ function prepareFlash(o: GuestOptions): Flash {
     copyFileSync(FIRMWARE.ovmfVars, vars)
     return { code: FIRMWARE.ovmfCode, vars, sercon: '' }
   }
-  if (o.kind === 'uefi-arm64') {
+  if (GUEST_ARCH[o.kind] === 'arm64') {
     const code = join(o.workDir, `${o.kind}-code.fd`)
     copyFileSync(FIRMWARE.aavmfCode, code)
     copyFileSync(FIRMWARE.aavmfVars, vars)
@@ -294,7 +301,7 @@ export class Guest extends EventEmitter<GuestEvents> {
   }
 }
 
-const QEMU_BINARY: Record<GuestKind, string> = { bios: 'qemu-system-x86_64', 'uefi-x64': 'qemu-system-x86_64', 'uefi-arm64': 'qemu-system-aarch64' }
+const QEMU_BINARY: Record<GuestKind, string> = { bios: 'qemu-system-x86_64', 'uefi-x64': 'qemu-system-x86_64', 'uefi-arm64': 'qemu-system-aarch64', 'uefi-arm64-ipxe': 'qemu-system-aarch64' }
 
 /** What is missing on this machine to run a guest of this kind (empty: nothing). */
 export function missingPrerequisites(kind: GuestKind): string[] {
@@ -303,7 +310,7 @@ export function missingPrerequisites(kind: GuestKind): string[] {
   const onPath = (bin: string): boolean => (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(join(d, bin)))
   for (const bin of [QEMU_BINARY[kind], 'ip', 'dpkg-deb', 'apt-get']) if (!onPath(bin)) missing.push(bin)
   const files = kind === 'uefi-x64' ? [FIRMWARE.ovmfCode, FIRMWARE.ovmfVars, FIRMWARE.ipxeEfiX64]
-    : kind === 'uefi-arm64' ? [FIRMWARE.aavmfCode, FIRMWARE.aavmfVars] : ['/usr/lib/ipxe/qemu/efi-virtio.rom']
+    : GUEST_ARCH[kind] === 'arm64' ? [FIRMWARE.aavmfCode, FIRMWARE.aavmfVars] : ['/usr/lib/ipxe/qemu/efi-virtio.rom']
   for (const f of files) if (!existsSync(f)) missing.push(f)
   return missing
 }

@@ -13,6 +13,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, 
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { guestImage, grubArm64, type GrubArm64, type GuestImage } from './artefacts.js'
+import { ipxeArm64 } from './ipxe-arm64.js'
 import { BootlabLabServer, HTTP_PORT, type BootlabLabDirs, type ConfigCustomiser } from './bootlab-server.js'
 import { blankDisk, diskImage, grubNetX64, type DiskImage, type GrubNetX64 } from './disk.js'
 import { forwardToHost, type HostForward } from './host-forward.js'
@@ -23,6 +24,9 @@ import { labMac } from './boot.js'
 import type { GuestKind, LabGuest } from './server.js'
 import { setMachineProfile, writeFileAtomic } from '../machines/yaml-assign.js'
 import type { EventRow } from '../store/store.js'
+
+/** bootlab hands every arm64 UEFI client one loader: iPXE when firmware/ipxe/snp-arm64.efi exists, else GRUB */
+export const LOADER_CONFLICT = 'uefi-arm64 (GRUB) and uefi-arm64-ipxe cannot share a run: bootlab hands all arm64 UEFI clients one loader (iPXE when firmware/ipxe/snp-arm64.efi exists)'
 
 export type LoopStep = 'install' | 'local-boot' | 'reinstall'
 export const LOOP_STEPS: readonly LoopStep[] = ['install', 'local-boot', 'reinstall']
@@ -49,6 +53,9 @@ export interface StepResult {
   seconds: number | null
   ok: boolean
   detail: string
+  /** Date.now() at the step's start and end */
+  startedAt: number
+  endedAt: number
 }
 
 export interface LoopGuestReport {
@@ -76,6 +83,8 @@ interface LoopGuest {
   /** power changes run one after the other (a stop finishes before the next start) */
   queue: Promise<void>
   launches: number
+  /** the console milestones of each QEMU launch, in order */
+  milestones: Milestone[][]
   events: EventRow[]
   lastEvent: number
   state: string
@@ -87,7 +96,7 @@ interface LoopGuest {
 }
 
 /** the firmware's own part of each chain, before bootlab's events say more */
-const FIRMWARE_NAME: Record<GuestKind, string> = { bios: 'SeaBIOS + iPXE ROM', 'uefi-x64': 'OVMF PXE', 'uefi-arm64': 'AAVMF PXE' }
+const FIRMWARE_NAME: Record<GuestKind, string> = { bios: 'SeaBIOS + iPXE ROM', 'uefi-x64': 'OVMF PXE', 'uefi-arm64': 'AAVMF PXE', 'uefi-arm64-ipxe': 'AAVMF PXE' }
 
 /** one word per boot step bootlab recorded: what the chain column shows */
 export function chainStep(e: Pick<EventRow, 'type' | 'data'>): string | null {
@@ -136,7 +145,11 @@ export class ReinstallLoop {
       images.set(arch, img)
       disks.set(arch, await diskImage(img))
     }
-    const grub: GrubArm64 | undefined = this.o.kinds.includes('uefi-arm64') ? await grubArm64() : undefined
+    if (this.o.kinds.includes('uefi-arm64') && this.o.kinds.includes('uefi-arm64-ipxe')) throw new Error(LOADER_CONFLICT)
+    const arm64 = this.o.kinds.some((k) => GUEST_ARCH[k] === 'arm64')
+    // GRUB's arm64 network image: the uefi-arm64 guest's loader, and what grub-chain chainloads
+    const grub: GrubArm64 | undefined = arm64 ? await grubArm64() : undefined
+    const ipxeA64 = this.o.kinds.includes('uefi-arm64-ipxe') ? await ipxeArm64() : undefined
     const grubX64 = this.o.kinds.includes('uefi-x64') ? await grubNetX64() : undefined
     const net = this.net = await createLabNetwork()
     const at = this.at = await net.attachServer()
@@ -146,7 +159,7 @@ export class ReinstallLoop {
       const img = images.get(GUEST_ARCH[kind])!
       this.guests.push({
         kind, port: ports[i]!, tap: await net.addTap(), disk: blankDisk(join(this.workDir, `${kind}-disk.img`)),
-        guest: null, on: false, queue: Promise.resolve(), launches: 0, events: [], lastEvent: 0, state: '?',
+        guest: null, on: false, queue: Promise.resolve(), launches: 0, milestones: [], events: [], lastEvent: 0, state: '?',
         installs: 0, localBoots: 0, installIds: [], chain: '', steps: [],
         lab: { name: kind, mac: labMac(), kind, arch: GUEST_ARCH[kind], kernel: img.kernel, initrd: img.initrd, cmdline: `console=${GUEST_CONSOLE[kind]} panic=5` },
       })
@@ -161,7 +174,7 @@ export class ReinstallLoop {
       net, at, workDir: this.workDir,
       pool: { start: `${net.subnet}.100`, end: `${net.subnet}.199` },
       guests: this.guests.map((g) => g.lab),
-      loaders: { ipxeEfiX64: FIRMWARE.ipxeEfiX64, ...(grub ? { grubArm64: grub } : {}) },
+      loaders: { ipxeEfiX64: FIRMWARE.ipxeEfiX64, ...(grub ? { grubArm64: grub } : {}), ...(ipxeA64 ? { ipxeArm64: ipxeA64 } : {}) },
     })
     this.#token = readFileSync(join(server.dirs!.stateDir, 'api-token'), 'utf8').trim()
     this.http = await forwardToHost(net, at.ns, `tcp:${at.address}:${HTTP_PORT}`, this.workDir, this.o.httpPort ?? 0)
@@ -215,7 +228,9 @@ export class ReinstallLoop {
       const guest = startGuest({ kind: g.kind, net: this.net!, tap: g.tap, mac: g.lab.mac, workDir: this.workDir, timeoutMs: 60 * 60_000, disk: g.disk })
       g.guest = guest
       g.launches++
-      guest.on('milestone', (m) => this.o.onMilestone?.(g.kind, m, launchedAt))
+      const seen: Milestone[] = []
+      g.milestones.push(seen)
+      guest.on('milestone', (m) => { seen.push(m); this.o.onMilestone?.(g.kind, m, launchedAt) })
       // a guest that shut itself down draws no power any more
       const ended = (): void => { if (g.guest === guest) { g.guest = null; g.on = false } }
       void guest.done.then(ended, ended)
@@ -296,15 +311,16 @@ export class ReinstallLoop {
 
   async #step(g: LoopGuest, step: LoopStep, run: () => Promise<{ t0: number; done: EventRow; detail: string }>): Promise<boolean> {
     this.o.onStep?.(g.kind, step, 'start', '')
+    const startedAt = Date.now()
     try {
       const r = await run()
       const seconds = (r.done.ts - r.t0) / 1000
-      g.steps.push({ step, seconds, ok: true, detail: r.detail })
+      g.steps.push({ step, seconds, ok: true, detail: r.detail, startedAt, endedAt: Date.now() })
       this.o.onStep?.(g.kind, step, 'done', `${r.detail} in ${seconds.toFixed(1)} s`)
       return true
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err)
-      g.steps.push({ step, seconds: null, ok: false, detail })
+      g.steps.push({ step, seconds: null, ok: false, detail, startedAt, endedAt: Date.now() })
       this.o.onStep?.(g.kind, step, 'failed', detail)
       return false
     }
