@@ -102,7 +102,8 @@ const FIRMWARE_NAME: Record<GuestKind, string> = { bios: 'SeaBIOS + iPXE ROM', '
 export function chainStep(e: Pick<EventRow, 'type' | 'data'>): string | null {
   const file = typeof e.data.file === 'string' ? e.data.file : typeof e.data.path === 'string' ? e.data.path : ''
   switch (e.type) {
-    case 'tftp': return e.data.outcome === 'ok' && !/\.mod$|\.lst$/.test(file) ? `TFTP ${basename(file)}` : null
+    // GRUB's modules, and its grub.cfg (that is the http.grub-cfg event), are not steps of their own
+    case 'tftp': return e.data.outcome === 'ok' && !/\.(mod|lst)$|grub\.cfg$/.test(file) ? `TFTP ${basename(file)}` : null
     case 'http.script': return 'HTTP boot.ipxe'
     case 'http.grub-cfg': return 'grub.cfg'
     case 'http.kernel': return 'kernel (HTTP)'
