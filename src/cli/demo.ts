@@ -15,7 +15,7 @@ import type { GuestKind } from '../lab/server.js'
 import { serveExample } from '../lab/example-serve.js'
 import { takeOverSignals } from '../lab/netns.js'
 import { defaultCacheDir } from '../lab/artefacts.js'
-import { LOADER_CONFLICT, ReinstallLoop, type LoopGuestReport, type LoopStep } from '../lab/reinstall-loop.js'
+import { LOADER_CONFLICT, PROXY_GRUB, ReinstallLoop, type LoopGuestReport, type LoopStep } from '../lab/reinstall-loop.js'
 import type { EventRow } from '../store/store.js'
 
 const KINDS: readonly GuestKind[] = ['bios', 'uefi-x64', 'uefi-arm64-ipxe', 'uefi-arm64']
@@ -79,6 +79,7 @@ interface DemoOptions {
   guests: GuestKind[]
   timeout: number
   httpPort: number
+  dhcp: 'full' | 'proxy'
   json: boolean
   keep: boolean
   serve: boolean
@@ -91,6 +92,7 @@ export function demoCommand(): Command {
     .addOption(new Option('--guests <list>', `comma-separated guest kinds: ${KINDS.join(', ')} (uefi-arm64 is GRUB, in a run without uefi-arm64-ipxe)`).argParser(parseGuests).default([...DEFAULT_KINDS], DEFAULT_KINDS.join(',')))
     .option('--timeout <seconds>', 'budget of each step of each guest', seconds, 300)
     .option('--http-port <port>', "host port (127.0.0.1) for bootlab's status page during the demo; 0: a free one", tcpPort, 0)
+    .addOption(new Option('--dhcp <mode>', 'full: bootlab hands out the addresses; proxy: dnsmasq does, bootlab answers as proxyDHCP (not with uefi-arm64: GRUB ignores proxy offers)').choices(['full', 'proxy']).default('full'))
     .option('--json', 'also print the final table as one JSON object on the last line', false)
     .option('--keep', 'leave bootlab and the guests running after the loop, until Ctrl-C', false)
     .option('--serve', 'instead: `bootlab serve` with examples/bootlab.yaml in a lab namespace, until Ctrl-C', false)
@@ -107,6 +109,10 @@ const fmt = (ms: number): string => `${(ms / 1000).toFixed(1).padStart(6)} s`
 
 async function runDemo(o: DemoOptions): Promise<number> {
   if (o.serve || o.smoke) return await runExample(o)
+  if (o.dhcp === 'proxy' && o.guests.includes('uefi-arm64')) {
+    process.stderr.write(`bootlab demo: ${PROXY_GRUB}\n`)
+    return EXIT.USAGE
+  }
   const missing = [...new Set(o.guests.flatMap((k) => missingPrerequisites(k)))]
   if (missing.length > 0) {
     process.stderr.write(`bootlab demo: cannot run, missing ${missing.join(', ')} (scripts/demo.sh installs what is needed)\n`)
@@ -118,7 +124,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
   let tRun = t0
   const who = (k: string): string => k.padEnd(10)
   const loop = new ReinstallLoop({
-    kinds: o.guests, stepTimeoutMs: o.timeout * 1000, httpPort: o.httpPort, stopped,
+    kinds: o.guests, stepTimeoutMs: o.timeout * 1000, httpPort: o.httpPort, dhcp: o.dhcp, stopped,
     onMilestone: (k, m: Milestone, launchedAt) => {
       if (SHOWN.has(m.name)) out(`${fmt(launchedAt + m.atMs - tRun)}  ${who(k)} ${LABEL[m.name].padEnd(17)} ${redact(m.line).slice(0, 80)}`)
     },
@@ -149,7 +155,7 @@ async function runDemo(o: DemoOptions): Promise<number> {
     out(`preparing guest images and disks (Debian kernel + busybox initramfs, GRUB; cached in ${defaultCacheDir()}; the first run downloads packages) …`)
     await loop.setup(out)
     if (interrupted) return 130
-    out(`bootlab serve: full DHCP, TFTP, HTTP; config ${loop.configFile}; ready ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`)
+    out(`bootlab serve: ${o.dhcp === 'proxy' ? 'proxyDHCP' : 'full DHCP'}, TFTP, HTTP; config ${loop.configFile}; ready ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`)
     out(`status page: ${loop.http!.url}/  (bootlab's HTTP port, forwarded to this host's 127.0.0.1 only)`)
     for (const g of loop.guests) out(`  machine ${g.kind.padEnd(10)} ${g.lab.mac}  switch lab ${g.port}  profile lab-${g.kind} (then: local)`)
     out('')

@@ -25,6 +25,8 @@ import type { GuestKind, LabGuest } from './server.js'
 import { setMachineProfile, writeFileAtomic } from '../machines/yaml-assign.js'
 import type { EventRow } from '../store/store.js'
 
+export const PROXY_GRUB = 'uefi-arm64 (GRUB) cannot netboot with --dhcp proxy: GRUB ignores proxyDHCP offers'
+
 /** bootlab hands every arm64 UEFI client one loader: iPXE when firmware/ipxe/snp-arm64.efi exists, else GRUB */
 export const LOADER_CONFLICT = 'uefi-arm64 (GRUB) and uefi-arm64-ipxe cannot share a run: bootlab hands all arm64 UEFI clients one loader (iPXE when firmware/ipxe/snp-arm64.efi exists)'
 
@@ -37,8 +39,14 @@ export interface LoopOptions {
   stepTimeoutMs?: number
   /** host port for bootlab's status page on 127.0.0.1 (default 0: a free one) */
   httpPort?: number
-  /** bootlab's debounce and power timings are the defaults; off_seconds of the lab switch */
+  /** off_seconds of the lab switch (default 1) */
   offSeconds?: number
+  /**
+   * full (default): bootlab is the segment's DHCP server. proxy: dnsmasq hands out the addresses
+   * (a plain DHCP server in its own namespace, like a home router) and bootlab answers in proxy
+   * mode; GRUB ignores proxy offers, so uefi-arm64 (GRUB) cannot take part
+   */
+  dhcp?: 'full' | 'proxy'
   /** progress, as it happens */
   onMilestone?: (kind: GuestKind, m: Milestone, launchedAt: number) => void
   onEvent?: (kind: GuestKind, e: EventRow) => void
@@ -147,6 +155,7 @@ export class ReinstallLoop {
       disks.set(arch, await diskImage(img))
     }
     if (this.o.kinds.includes('uefi-arm64') && this.o.kinds.includes('uefi-arm64-ipxe')) throw new Error(LOADER_CONFLICT)
+    if (this.o.dhcp === 'proxy' && this.o.kinds.includes('uefi-arm64')) throw new Error(PROXY_GRUB)
     const arm64 = this.o.kinds.some((k) => GUEST_ARCH[k] === 'arm64')
     // GRUB's arm64 network image: the uefi-arm64 guest's loader, and what grub-chain chainloads
     const grub: GrubArm64 | undefined = arm64 ? await grubArm64() : undefined
@@ -155,6 +164,7 @@ export class ReinstallLoop {
     const net = this.net = await createLabNetwork()
     const at = this.at = await net.attachServer()
     await net.startRouterAdvertisements()
+    if (this.o.dhcp === 'proxy') await this.#startPlainDhcp(out)
     const ports = LabPoeSwitch.ports(this.o.kinds.length)
     for (const [i, kind] of this.o.kinds.entries()) {
       const img = images.get(GUEST_ARCH[kind])!
@@ -181,6 +191,28 @@ export class ReinstallLoop {
     this.http = await forwardToHost(net, at.ns, `tcp:${at.address}:${HTTP_PORT}`, this.workDir, this.o.httpPort ?? 0)
   }
 
+  /** the segment's own DHCP server for proxy mode: dnsmasq, addresses and a router only, no boot options */
+  async #startPlainDhcp(out: (s: string) => void): Promise<void> {
+    const net = this.net!
+    const h = await net.addHost('dhcp', { octet: 2, ifname: 'lan0' })
+    const p = net.spawn(h.ns, ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', '--user=root', '--group=root',
+      `--interface=${h.ifname}`, '--bind-interfaces', '--no-ping', '--log-dhcp', '--log-facility=-', '--pid-file=',
+      `--dhcp-leasefile=${join(this.workDir, 'dnsmasq.leases')}`, `--dhcp-range=${net.subnet}.100,${net.subnet}.199,255.255.255.0,1h`,
+      `--dhcp-option=option:router,${net.subnet}.1`])
+    await new Promise<void>((resolve, reject) => {
+      let text = ''
+      const timer = setTimeout(() => reject(new Error(`dnsmasq (plain DHCP) did not start: ${text}`)), 10_000)
+      const onData = (d: Buffer): void => {
+        text += d.toString()
+        if (/started, version|DHCP, IP range/.test(text)) { clearTimeout(timer); resolve() }
+      }
+      p.stdout!.on('data', onData)
+      p.stderr!.on('data', onData)
+      p.once('exit', (code) => { clearTimeout(timer); reject(new Error(`dnsmasq (plain DHCP) exited (${code}): ${text}`)) })
+    })
+    out(`plain DHCP server: dnsmasq in ${h.ns} at ${h.ip} (pool ${net.subnet}.100-199, no boot options); bootlab answers in proxy mode`)
+  }
+
   get configFile(): string {
     return this.server!.dirs!.config
   }
@@ -196,6 +228,7 @@ export class ReinstallLoop {
         host_key: sw.hostKey, legacy_algorithms: true, off_seconds: this.o.offSeconds ?? 1, on_verify_seconds: 10, timeout_seconds: 20,
       },
     }
+    if (this.o.dhcp === 'proxy') config.server.dhcp = { mode: 'proxy' }
     config.profiles.local = { description: 'boot the local disk', boot: 'local' }
     if (grubX64) {
       // local_boot: grub-chain on x86-64 UEFI: iPXE chainloads GRUB's network image, whose grub.cfg
