@@ -94,7 +94,8 @@ export function embeddedGrubConfig(arch: GuestArch): string {
   return [
     `echo "${DISK_GRUB_MARK}"`,
     'search --no-floppy --set=root --file /bootlab/vmlinuz',
-    `linux /bootlab/vmlinuz console=${console} panic=5 bootlab.boot=disk`,
+    // the installed system stays up until its port is switched off, as a machine would
+    `linux /bootlab/vmlinuz console=${console} panic=5 bootlab.boot=disk bootlab.after=idle`,
     'initrd /bootlab/initrd.gz',
     'boot',
     '',
