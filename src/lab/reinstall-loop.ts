@@ -143,7 +143,9 @@ export class ReinstallLoop {
   #stop = false
   #cleaning: Promise<void> | null = null
 
-  constructor(readonly o: LoopOptions) {}
+  constructor(readonly o: LoopOptions) {
+    void o.stopped?.then(() => { this.#stop = true })
+  }
 
   /** images, disks, network, switch, bootlab, the status page forward */
   async setup(out: (s: string) => void = () => {}): Promise<void> {
@@ -317,12 +319,10 @@ export class ReinstallLoop {
 
   async #waitEvent(g: LoopGuest, from: number, pred: (e: EventRow) => boolean, timeoutMs: number, what: string): Promise<EventRow> {
     const deadline = Date.now() + timeoutMs
-    let stop = false
-    void this.o.stopped?.then(() => { stop = true })
     for (;;) {
       const e = g.events.slice(from).find(pred)
       if (e) return e
-      if (stop || this.#stop) throw new Error('stopped')
+      if (this.#stop) throw new Error('stopped')
       if (Date.now() > deadline) throw new Error(`no ${what} within ${Math.round(timeoutMs / 1000)} s (state ${g.state})`)
       await new Promise((r) => setTimeout(r, 200))
     }
