@@ -1,6 +1,8 @@
 // Byte forwarding between a TCP or unix-socket listener and a target, for the lab's forwarders
 // (./forward-main.ts inside a namespace, ./host-forward.ts on the host).
 import { createConnection, type Socket } from 'node:net'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
 /** connections open at once, at most */
 export const MAX_CONNECTIONS = 64
@@ -28,3 +30,10 @@ export function splice(a: Socket, b: Socket): void {
   b.pipe(a)
 }
 
+
+/** argv that runs ./forward-main in a namespace: the TypeScript source under tsx, or the compiled .js (dist/) */
+export function forwarderArgv(listen: string, connect: string): string[] {
+  const ts = fileURLToPath(new URL('./forward-main.ts', import.meta.url))
+  if (existsSync(ts)) return [process.execPath, '--import', import.meta.resolve('tsx'), ts, listen, connect]
+  return [process.execPath, fileURLToPath(new URL('./forward-main.js', import.meta.url)), listen, connect]
+}

@@ -5,8 +5,8 @@
 import { createServer, type Server } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { MAX_CONNECTIONS, connectTo, splice } from './forward.js'
-import { startFixture, tsxArgv, type Fixture } from './fixture.js'
+import { MAX_CONNECTIONS, connectTo, forwarderArgv, splice } from './forward.js'
+import { startFixture, type Fixture } from './fixture.js'
 import type { Lab } from './netns.js'
 
 
@@ -20,7 +20,7 @@ export interface HostForward {
 /** forwards host 127.0.0.1:hostPort (0: a free port) to `target` (tcp:<ip>:<port>) as seen from `ns` */
 export async function forwardToHost(lab: Lab, ns: string, target: string, workDir: string, hostPort = 0): Promise<HostForward> {
   const sock = join(workDir, `fwd-${Math.random().toString(36).slice(2, 8)}.sock`)
-  const inner: Fixture = await startFixture(lab, ns, tsxArgv(new URL('./forward-main.ts', import.meta.url).pathname, `unix:${sock}`, target))
+  const inner: Fixture = await startFixture(lab, ns, forwarderArgv(`unix:${sock}`, target))
   let server: Server
   const open = new Set<import('node:net').Socket>()
   try {

@@ -6,7 +6,8 @@
 // namespace (./forward-main.ts) makes it reachable there as 127.0.0.1:<port>.
 import { join } from 'node:path'
 import { IosSimulator, type PoweredDevices } from './ios-sim.js'
-import { startFixture, tsxArgv, type Fixture } from './fixture.js'
+import { startFixture, type Fixture } from './fixture.js'
+import { forwarderArgv } from './forward.js'
 import type { Lab } from './netns.js'
 
 /** what a port powers: one guest */
@@ -80,7 +81,7 @@ export class LabPoeSwitch {
   async start(lab: Lab, ns: string, workDir: string): Promise<PoeSwitchEndpoint> {
     const sock = join(workDir, 'poe-switch.sock')
     await this.sim.start(sock)
-    this.#forwarder = await startFixture(lab, ns, tsxArgv(new URL('./forward-main.ts', import.meta.url).pathname, `tcp:127.0.0.1:${SWITCH_PORT}`, `unix:${sock}`))
+    this.#forwarder = await startFixture(lab, ns, forwarderArgv(`tcp:127.0.0.1:${SWITCH_PORT}`, `unix:${sock}`))
     return { host: '127.0.0.1', port: SWITCH_PORT, username: this.sim.opts.username, password: this.sim.opts.password, hostKey: this.sim.hostKeyFingerprint }
   }
 
