@@ -68,26 +68,6 @@ async function diskTools(cacheDir: string): Promise<Tools> {
   }
 }
 
-export interface GrubNetX64 {
-  /** grubnetx64.efi, Debian's monolithic x86-64 EFI network image */
-  efi: string
-  /** the x86_64-efi module directory (serve it over TFTP as grub/x86_64-efi) */
-  modulesDir: string
-}
-
-/**
- * GRUB's x86-64 EFI network image and modules (grub-efi-amd64-bin, from the same cache as the
- * disk tools): what bootlab's `local_boot: grub-chain` chainloads on x86-64 UEFI machines.
- */
-export async function grubNetX64(opts: ArtefactOptions = {}): Promise<GrubNetX64> {
-  const cacheDir = opts.cacheDir ?? defaultCacheDir()
-  return await withCacheLock(cacheDir, async () => {
-    const tools = await diskTools(cacheDir)
-    const lib = join(tools.grubLib, 'x86_64-efi')
-    return { efi: join(lib, 'monolithic', 'grubnetx64.efi'), modulesDir: lib }
-  })
-}
-
 /** the config embedded in every GRUB image on the disk: the rescue parser runs it line by line */
 export function embeddedGrubConfig(arch: GuestArch): string {
   const console = arch === 'arm64' ? 'ttyAMA0' : 'ttyS0'

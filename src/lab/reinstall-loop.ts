@@ -9,13 +9,13 @@
 // The PoE switch is the IOS simulator (./poe-switch.ts) driven by bootlab's cisco-ios driver; each
 // port powers one QEMU guest with its own disk. Everything lives in the lab's namespaces; bootlab's
 // HTTP port (status page and API) is forwarded to the host's 127.0.0.1 only.
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { guestImage, grubArm64, type GrubArm64, type GuestImage } from './artefacts.js'
-import { ipxeArm64 } from './ipxe-arm64.js'
+import { trixieIpxe } from './ipxe-trixie.js'
 import { BootlabLabServer, HTTP_PORT, type BootlabLabDirs, type ConfigCustomiser } from './bootlab-server.js'
-import { blankDisk, diskImage, grubNetX64, type DiskImage, type GrubNetX64 } from './disk.js'
+import { blankDisk, diskImage, type DiskImage } from './disk.js'
 import { forwardToHost, type HostForward } from './host-forward.js'
 import { createLabNetwork, type LabNetwork, type ServerAttachment } from './network.js'
 import { LabPoeSwitch, type PoweredGuest } from './poe-switch.js'
@@ -161,8 +161,9 @@ export class ReinstallLoop {
     const arm64 = this.o.kinds.some((k) => GUEST_ARCH[k] === 'arm64')
     // GRUB's arm64 network image: the uefi-arm64 guest's loader, and what grub-chain chainloads
     const grub: GrubArm64 | undefined = arm64 ? await grubArm64() : undefined
-    const ipxeA64 = this.o.kinds.includes('uefi-arm64-ipxe') ? await ipxeArm64() : undefined
-    const grubX64 = this.o.kinds.includes('uefi-x64') ? await grubNetX64() : undefined
+    // trixie's iPXE for the UEFI guests: the arm64 build Debian 12 lacks, and an x86-64 build that
+    // returns to OVMF on `exit 1` (Debian 12's does not: its guests could never reach their disk)
+    const ipxe = this.o.kinds.some((k) => k === 'uefi-x64' || k === 'uefi-arm64-ipxe') ? await trixieIpxe() : undefined
     const net = this.net = await createLabNetwork()
     const at = this.at = await net.attachServer()
     await net.startRouterAdvertisements()
@@ -181,13 +182,17 @@ export class ReinstallLoop {
     const poe = this.poe = new LabPoeSwitch(new Map(this.guests.map((g) => [g.port, this.#powered(g)])))
     const sw = await poe.start(net, at.ns, this.workDir)
     out(`PoE switch: IOS simulator (ssh ${sw.host}:${sw.port} in ${at.ns}, legacy algorithms, host key ${sw.hostKey}), ports ${this.guests.map((g) => `${g.port}=${g.kind}`).join(' ')}`)
-    const server = this.server = new BootlabLabServer((config, dirs) => this.#customise(config, dirs, disks, sw, grubX64))
+    const server = this.server = new BootlabLabServer((config, dirs) => this.#customise(config, dirs, disks, sw))
     server.on('log', (l) => { this.serverLog.push(l); if (this.serverLog.length > 300) this.serverLog.shift() })
     await server.start({
       net, at, workDir: this.workDir,
       pool: { start: `${net.subnet}.100`, end: `${net.subnet}.199` },
       guests: this.guests.map((g) => g.lab),
-      loaders: { ipxeEfiX64: FIRMWARE.ipxeEfiX64, ...(grub ? { grubArm64: grub } : {}), ...(ipxeA64 ? { ipxeArm64: ipxeA64 } : {}) },
+      loaders: {
+        ipxeEfiX64: ipxe?.x64 ?? FIRMWARE.ipxeEfiX64,
+        ...(grub ? { grubArm64: grub } : {}),
+        ...(ipxe && this.o.kinds.includes('uefi-arm64-ipxe') ? { ipxeArm64: ipxe.arm64 } : {}),
+      },
     })
     this.#token = readFileSync(join(server.dirs!.stateDir, 'api-token'), 'utf8').trim()
     this.http = await forwardToHost(net, at.ns, `tcp:${at.address}:${HTTP_PORT}`, this.workDir, this.o.httpPort ?? 0)
@@ -220,7 +225,7 @@ export class ReinstallLoop {
   }
 
   /** bootlab's YAML for the loop: the switch, each machine on its port, profiles that install the disk */
-  #customise(config: Parameters<ConfigCustomiser>[0], dirs: BootlabLabDirs, disks: Map<string, DiskImage>, sw: { host: string; port: number; username: string; password: string; hostKey: string }, grubX64: GrubNetX64 | undefined): void {
+  #customise(config: Parameters<ConfigCustomiser>[0], dirs: BootlabLabDirs, disks: Map<string, DiskImage>, sw: { host: string; port: number; username: string; password: string; hostKey: string }): void {
     const pwFile = join(dirs.stateDir, '..', 'switch.password')
     writeFileSync(pwFile, sw.password + '\n')
     chmodSync(pwFile, 0o600)
@@ -232,13 +237,6 @@ export class ReinstallLoop {
     }
     if (this.o.dhcp === 'proxy') config.server.dhcp = { mode: 'proxy' }
     config.profiles.local = { description: 'boot the local disk', boot: 'local' }
-    if (grubX64) {
-      // local_boot: grub-chain on x86-64 UEFI: iPXE chainloads GRUB's network image, whose grub.cfg
-      // finds the disk's EFI loader (Debian's 2019 ipxe.efi does not return to OVMF's boot manager
-      // on `exit 1`: it ends in its own banner, so `exit` never reaches the disk there)
-      cpSync(grubX64.efi, join(dirs.firmware, 'grub', 'grubnetx64.efi'))
-      cpSync(grubX64.modulesDir, join(dirs.tftproot, 'grub', 'x86_64-efi'), { recursive: true, filter: (src) => !src.includes('/monolithic') })
-    }
     for (const g of this.guests) {
       mkdirSync(join(dirs.images, g.kind), { recursive: true })
       copyFileSync(disks.get(g.lab.arch)!.gz, join(dirs.images, g.kind, 'disk.img.gz'))
@@ -252,7 +250,6 @@ export class ReinstallLoop {
       config.profiles[`lab-${g.kind}-v2`] = { ...install, description: `install the lab system on ${g.kind}'s disk, again` }
       const m = config.machines[g.kind] as Record<string, unknown>
       m.power = { switch: 'lab', port: g.port }
-      if (g.kind === 'uefi-x64') m.local_boot = 'grub-chain'
     }
   }
 

@@ -1,14 +1,25 @@
-// iPXE for arm64 UEFI guests: Debian bookworm ships none, trixie's `ipxe` package (architecture
-// all) has /usr/lib/ipxe/ipxe-arm64.efi. If the machine's own apt already offers an ipxe with that
-// file, that version is used; otherwise the package is fetched with apt-get from trixie through a
-// private apt configuration in the cache (its own sources.list and lists; the system's apt is not
-// changed). Downloaded and unpacked, never installed.
+// iPXE from Debian trixie's `ipxe` package (architecture all) for the reinstall loop's UEFI guests:
+// - arm64: Debian 12 ships no arm64 iPXE; trixie has /usr/lib/ipxe/ipxe-arm64.efi;
+// - x86-64: Debian 12's ipxe.efi (2019) does not return to OVMF's boot manager after a script's
+//   `exit 1` (bootlab's `boot: local`), so a machine could never fall through to its disk; trixie's
+//   (1.21.1, 2025) does.
+// If the machine's own apt already offers an ipxe with ipxe-arm64.efi, that version is used;
+// otherwise the package is fetched with apt-get from trixie through a private apt configuration in
+// the cache (its own sources.list and lists; the system's apt is not changed). Downloaded and
+// unpacked, never installed.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { defaultCacheDir, sh, withCacheLock, type ArtefactOptions } from './artefacts.js'
 
 const SUITE = 'trixie'
-const FILE = 'usr/lib/ipxe/ipxe-arm64.efi'
+const FILES = { arm64: 'usr/lib/ipxe/ipxe-arm64.efi', x64: 'usr/lib/ipxe/ipxe-amd64.efi' } as const
+
+export interface TrixieIpxe {
+  /** ipxe-arm64.efi (served as ipxe/snp-arm64.efi) */
+  arm64: string
+  /** ipxe.efi for x86-64 UEFI */
+  x64: string
+}
 
 /** apt options that point apt-get at the suite's lists in the cache, nothing of the system's sources */
 function aptOptions(dir: string): string[] {
@@ -20,14 +31,14 @@ function aptOptions(dir: string): string[] {
   ]
 }
 
-async function unpackEfi(deb: string, into: string): Promise<string | null> {
+async function unpackEfi(deb: string, into: string): Promise<TrixieIpxe | null> {
   const work = mkdtempSync(join(into, '.x-'))
   try {
-    await sh('sh', ['-c', 'dpkg-deb --fsys-tarfile "$0" | tar -x -C "$1" "./$2"', deb, work, FILE])
-    const efi = join(work, FILE)
-    if (!existsSync(efi)) return null
-    const out = join(into, 'ipxe-arm64.efi')
-    renameSync(efi, out)
+    await sh('sh', ['-c', 'dpkg-deb --fsys-tarfile "$0" | tar -x -C "$1" "./$2" "./$3"', deb, work, FILES.arm64, FILES.x64])
+    if (!existsSync(join(work, FILES.arm64)) || !existsSync(join(work, FILES.x64))) return null
+    const out: TrixieIpxe = { arm64: join(into, 'ipxe-arm64.efi'), x64: join(into, 'ipxe.efi') }
+    renameSync(join(work, FILES.x64), out.x64)
+    renameSync(join(work, FILES.arm64), out.arm64)
     return out
   } catch {
     return null
@@ -49,21 +60,21 @@ async function download(args: string[], cwd: string): Promise<string> {
   }
 }
 
-/** the path of an arm64 iPXE EFI binary (cached after the first call) */
-export async function ipxeArm64(opts: ArtefactOptions = {}): Promise<string> {
+/** trixie's iPXE EFI binaries (cached after the first call) */
+export async function trixieIpxe(opts: ArtefactOptions = {}): Promise<TrixieIpxe> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir()
-  const dir = join(cacheDir, 'ipxe-arm64')
-  const efi = join(dir, 'ipxe-arm64.efi')
+  const dir = join(cacheDir, 'ipxe-trixie')
+  const cached: TrixieIpxe = { arm64: join(dir, 'ipxe-arm64.efi'), x64: join(dir, 'ipxe.efi') }
   return await withCacheLock(cacheDir, async () => {
-    if (existsSync(efi)) return efi
+    if (existsSync(cached.arm64) && existsSync(cached.x64)) return cached
     mkdirSync(dir, { recursive: true })
-    if (existsSync(`/${FILE}`)) {
+    if (existsSync(`/${FILES.arm64}`)) {
       // the installed ipxe has it: the same version, downloaded, not copied from the system
       const deb = await download(['download', '-qq', 'ipxe'], dir)
       const got = await unpackEfi(deb, dir)
       if (got) return got
     }
-    opts.log?.info({ suite: SUITE }, 'lab: fetching ipxe (arm64 EFI build) from Debian trixie')
+    opts.log?.info({ suite: SUITE }, 'lab: fetching ipxe from Debian trixie')
     const apt = join(cacheDir, `apt-${SUITE}`)
     for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(apt, d), { recursive: true })
     writeFileSync(join(apt, 'sources.list'), `deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian ${SUITE} main\n`)
@@ -71,7 +82,7 @@ export async function ipxeArm64(opts: ArtefactOptions = {}): Promise<string> {
     await sh('apt-get', [...o, 'update', '-qq'], { timeoutMs: 600_000 })
     const deb = await download([...o, 'download', '-qq', 'ipxe'], dir)
     const got = await unpackEfi(deb, dir)
-    if (!got) throw new Error(`the ipxe package from ${SUITE} has no ${FILE}`)
+    if (!got) throw new Error(`the ipxe package from ${SUITE} lacks ${FILES.arm64} or ${FILES.x64}`)
     return got
   })
 }
