@@ -158,9 +158,8 @@ export class ReinstallLoop {
     }
     if (this.o.kinds.includes('uefi-arm64') && this.o.kinds.includes('uefi-arm64-ipxe')) throw new Error(LOADER_CONFLICT)
     if (this.o.dhcp === 'proxy' && this.o.kinds.includes('uefi-arm64')) throw new Error(PROXY_GRUB)
-    const arm64 = this.o.kinds.some((k) => GUEST_ARCH[k] === 'arm64')
-    // GRUB's arm64 network image: the uefi-arm64 guest's loader, and what grub-chain chainloads
-    const grub: GrubArm64 | undefined = arm64 ? await grubArm64() : undefined
+    // GRUB's arm64 network image: the uefi-arm64 guest's loader
+    const grub: GrubArm64 | undefined = this.o.kinds.includes('uefi-arm64') ? await grubArm64() : undefined
     // trixie's iPXE for the UEFI guests: the arm64 build Debian 12 lacks, and an x86-64 build that
     // returns to OVMF on `exit 1` (Debian 12's does not: its guests could never reach their disk)
     const ipxe = this.o.kinds.some((k) => k === 'uefi-x64' || k === 'uefi-arm64-ipxe') ? await trixieIpxe() : undefined
