@@ -122,7 +122,8 @@ async function runDemo(o: DemoOptions): Promise<number> {
   const stopped = new Promise<void>((r) => { stop = r })
   const t0 = Date.now()
   let tRun = t0
-  const who = (k: string): string => k.padEnd(10)
+  const width = Math.max(10, ...o.guests.map((k) => k.length))
+  const who = (k: string): string => k.padEnd(width)
   const loop = new ReinstallLoop({
     kinds: o.guests, stepTimeoutMs: o.timeout * 1000, httpPort: o.httpPort, dhcp: o.dhcp, stopped,
     onMilestone: (k, m: Milestone, launchedAt) => {
@@ -157,9 +158,9 @@ async function runDemo(o: DemoOptions): Promise<number> {
     if (interrupted) return 130
     out(`bootlab serve: ${o.dhcp === 'proxy' ? 'proxyDHCP' : 'full DHCP'}, TFTP, HTTP; config ${loop.configFile}; ready ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`)
     out(`status page: ${loop.http!.url}/  (bootlab's HTTP port, forwarded to this host's 127.0.0.1 only)`)
-    for (const g of loop.guests) out(`  machine ${g.kind.padEnd(10)} ${g.lab.mac}  switch lab ${g.port}  profile lab-${g.kind} (then: local)`)
+    for (const g of loop.guests) out(`  machine ${g.kind.padEnd(width)} ${g.lab.mac}  switch lab ${g.port}  profile lab-${g.kind} (then: local)`)
     out('')
-    out('    time  who        what')
+    out(`    time  ${'who'.padEnd(width)} what`)
     tRun = Date.now()
     const reports = await loop.run()
     if (interrupted) return 130
