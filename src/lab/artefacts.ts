@@ -16,8 +16,8 @@ const run = promisify(execFile)
 export type GuestArch = 'x86_64' | 'arm64'
 
 const DEBIAN_ARCH: Record<GuestArch, string> = { x86_64: 'amd64', arm64: 'arm64' }
-/** NIC drivers the guest needs (QEMU virtio-net-pci); dependencies are resolved from the modules. */
-const NIC_MODULES = ['virtio_pci', 'virtio_net']
+/** drivers the guest needs (QEMU virtio-net-pci, virtio-blk-pci for the lab disk); dependencies are resolved from the modules */
+const NIC_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk']
 /** Bump when the layout of what is built changes, so old cache entries are not reused. */
 const LAYOUT = 1
 
@@ -47,13 +47,13 @@ export function defaultCacheDir(): string {
   return process.env.BOOTLAB_LAB_CACHE ?? '/var/tmp/bootlab-lab-cache'
 }
 
-async function sh(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function sh(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
   const { stdout } = await run(cmd, args, { cwd: opts.cwd, timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024 })
   return stdout
 }
 
 /** Candidate versions of packages ("name:arch"), from one `apt-cache policy` call. */
-async function candidateVersions(pkgs: string[]): Promise<Map<string, string>> {
+export async function candidateVersions(pkgs: string[]): Promise<Map<string, string>> {
   const out = await sh('apt-cache', ['policy', ...pkgs])
   const versions = new Map<string, string>()
   let current = ''
@@ -100,7 +100,7 @@ async function resolvePackages(debArch: string, others: string[], log?: Logger):
 }
 
 /** Downloads pkg:arch=version (once, into cacheDir/debs) and unpacks it (or only `paths` of it). */
-async function fetchAndUnpack(cacheDir: string, pkg: string, debArch: string, version: string, into: string, paths?: string[]): Promise<void> {
+export async function fetchAndUnpack(cacheDir: string, pkg: string, debArch: string, version: string, into: string, paths?: string[]): Promise<void> {
   const debs = join(cacheDir, 'debs')
   mkdirSync(debs, { recursive: true })
   const want = `${pkg}_${version.replace(/:/g, '%3a')}_${debArch}.deb`
@@ -128,7 +128,7 @@ async function fetchAndUnpack(cacheDir: string, pkg: string, debArch: string, ve
  * A cross-process lock on the cache (parallel test files build the same artefacts): an exclusive
  * directory holding the owner's PID; a lock whose owner is gone is taken over.
  */
-async function withCacheLock<T>(cacheDir: string, fn: () => Promise<T>): Promise<T> {
+export async function withCacheLock<T>(cacheDir: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(cacheDir, { recursive: true })
   const lock = join(cacheDir, '.lock')
   const deadline = Date.now() + 15 * 60_000
@@ -193,7 +193,7 @@ export async function guestImage(arch: GuestArch, opts: ArtefactOptions = {}): P
     try {
       await fetchAndUnpack(cacheDir, kpkg, debArch, kver, join(work, 'kernel'), [
         './boot/vmlinuz-*', './lib/modules/*/modules.builtin', './lib/modules/*/kernel/drivers/virtio/*',
-        './lib/modules/*/kernel/drivers/net/*', './lib/modules/*/kernel/net/*',
+        './lib/modules/*/kernel/drivers/net/*', './lib/modules/*/kernel/net/*', './lib/modules/*/kernel/drivers/block/*',
       ])
       await fetchAndUnpack(cacheDir, 'busybox-static', debArch, bbver, join(work, 'busybox'))
       const abi = kpkg.replace(/^linux-image-/, '')

@@ -15,7 +15,14 @@ export { startGuest, missingPrerequisites, kvmUsable, GUEST_ARCH, GUEST_CONSOLE,
 export type { GuestKind, LabGuest, LabServer, LabServerContext, LabLoaders, PhoneHome } from './server.js'
 export { DnsmasqLabServer } from './dnsmasq-server.js'
 export { BootlabLabServer, writeBootlabLabConfig } from './bootlab-server.js'
+export { ReinstallLoop, describeChain, LOOP_STEPS, type LoopOptions, type LoopGuestReport, type LoopStep, type StepResult } from './reinstall-loop.js'
+export { LabPoeSwitch, type PoweredGuest, type PoeChange } from './poe-switch.js'
+export { IosSimulator, type SimOptions, type PoweredDevices } from './ios-sim.js'
+export { diskImage, blankDisk, type DiskImage } from './disk.js'
+export { trixieIpxe, type TrixieIpxe } from './ipxe-trixie.js'
+export { forwardToHost, type HostForward } from './host-forward.js'
 
+/** the kinds runLabBoot() (one-shot boots) knows; the reinstall loop also has uefi-arm64-ipxe */
 export const GUEST_KINDS = ['bios', 'uefi-x64', 'uefi-arm64'] as const
 
 /** Server implementations by name; env BOOTLAB_LAB_SERVER picks one for the e2e tests. */

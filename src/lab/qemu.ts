@@ -10,10 +10,11 @@ import type { LabNetwork } from './network.js'
 import type { GuestKind } from './server.js'
 import type { GuestArch } from './artefacts.js'
 import { GUEST_MARK } from './guest-init.js'
+import { DISK_GRUB_MARK } from './disk.js'
 
-export const GUEST_ARCH: Record<GuestKind, GuestArch> = { bios: 'x86_64', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64' }
+export const GUEST_ARCH: Record<GuestKind, GuestArch> = { bios: 'x86_64', 'uefi-x64': 'x86_64', 'uefi-arm64': 'arm64', 'uefi-arm64-ipxe': 'arm64' }
 /** console= for the guest kernel */
-export const GUEST_CONSOLE: Record<GuestKind, string> = { bios: 'ttyS0', 'uefi-x64': 'ttyS0', 'uefi-arm64': 'ttyAMA0' }
+export const GUEST_CONSOLE: Record<GuestKind, string> = { bios: 'ttyS0', 'uefi-x64': 'ttyS0', 'uefi-arm64': 'ttyAMA0', 'uefi-arm64-ipxe': 'ttyAMA0' }
 
 export const FIRMWARE = {
   ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
@@ -25,6 +26,7 @@ export const FIRMWARE = {
 
 export type MilestoneName =
   | 'firmware-dhcp' | 'loader' | 'loader-dhcp' | 'boot-script' | 'kernel' | 'init' | 'guest-dhcp' | 'phone-home' | 'phone-home-failed' | 'poweroff'
+  | 'disk-loader' | 'disk-boot' | 'installed' | 'install-failed'
 
 /** Console patterns, first match wins per milestone. */
 const PATTERNS: Record<GuestKind, [MilestoneName, RegExp][]> = {
@@ -43,9 +45,19 @@ const PATTERNS: Record<GuestKind, [MilestoneName, RegExp][]> = {
     ['firmware-dhcp', /Station IP address is/],
     ['loader', /Welcome to GRUB/],
   ],
+  'uefi-arm64-ipxe': [
+    ['firmware-dhcp', /Station IP address is/],
+    ['loader', /iPXE initialising devices|iPXE \d/],
+    ['loader-dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
+    ['boot-script', /\[script\]/],
+  ],
 }
 const COMMON: [MilestoneName, RegExp][] = [
+  ['disk-loader', new RegExp(DISK_GRUB_MARK)],
   ['kernel', /Linux version \d/],
+  ['disk-boot', new RegExp(`${GUEST_MARK} booted from disk`)],
+  ['installed', new RegExp(`${GUEST_MARK} installed `)],
+  ['install-failed', new RegExp(`${GUEST_MARK} install failed`)],
   ['init', new RegExp(`${GUEST_MARK} init `)],
   ['guest-dhcp', new RegExp(`${GUEST_MARK} address `)],
   ['phone-home', new RegExp(`${GUEST_MARK} phone-home ok`)],
@@ -84,6 +96,8 @@ export interface GuestOptions {
    */
   accel?: 'auto' | 'kvm' | 'tcg'
   memoryMb?: number
+  /** a raw disk image attached as virtio-blk, second in the boot order after the NIC */
+  disk?: string
 }
 
 /** KVM for this guest: same architecture, /dev/kvm usable, and the CPU advertises virtualisation. */
@@ -96,8 +110,11 @@ export function kvmUsable(kind: GuestKind): boolean {
 }
 
 export function qemuArgv(o: GuestOptions, accel: 'kvm' | 'tcg', flash: Flash): string[] {
-  const net = ['-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`]
-  const common = ['-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nodefaults', '-accel', accel, '-smp', '1']
+  const disk = o.disk ? ['-drive', `file=${o.disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2'] : []
+  const net = ['-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`, ...disk]
+  // a guest with a disk is a machine: a reset (kernel panic, reboot) boots it again, as hardware
+  // would; the one-shot guests stop at a reset instead
+  const common = ['-display', 'none', '-monitor', 'none', '-serial', 'stdio', ...(o.disk ? [] : ['-no-reboot']), '-nodefaults', '-accel', accel, '-smp', '1']
   switch (o.kind) {
     case 'bios':
       // SeaBIOS's serial console (sercon) carries its own and the iPXE ROM's text output to ttyS0
@@ -106,11 +123,14 @@ export function qemuArgv(o: GuestOptions, accel: 'kvm' | 'tcg', flash: Flash): s
         '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},bootindex=1`]
     case 'uefi-x64':
       return ['qemu-system-x86_64', ...common, '-machine', 'q35', '-m', String(o.memoryMb ?? 512),
+        // with a disk to fall through to: no IPv6 PXE attempt (and its timeout) between iPXE's `exit 1` and the disk
+        ...(o.disk ? ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'] : []),
         '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${flash.code}`,
         '-drive', `if=pflash,format=raw,unit=1,file=${flash.vars}`, ...net,
         // romfile= (empty): no iPXE option ROM, so OVMF's own PXE client boots
         '-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,bootindex=1`]
     case 'uefi-arm64':
+    case 'uefi-arm64-ipxe':
       return ['qemu-system-aarch64', ...common, '-machine', 'virt', '-cpu', accel === 'kvm' ? 'host' : 'cortex-a57', '-m', String(o.memoryMb ?? 768),
         '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${flash.code}`,
         '-drive', `if=pflash,format=raw,unit=1,file=${flash.vars}`, ...net,
@@ -129,7 +149,7 @@ function prepareFlash(o: GuestOptions): Flash {
     copyFileSync(FIRMWARE.ovmfVars, vars)
     return { code: FIRMWARE.ovmfCode, vars, sercon: '' }
   }
-  if (o.kind === 'uefi-arm64') {
+  if (GUEST_ARCH[o.kind] === 'arm64') {
     const code = join(o.workDir, `${o.kind}-code.fd`)
     copyFileSync(FIRMWARE.aavmfCode, code)
     copyFileSync(FIRMWARE.aavmfVars, vars)
@@ -281,7 +301,7 @@ export class Guest extends EventEmitter<GuestEvents> {
   }
 }
 
-const QEMU_BINARY: Record<GuestKind, string> = { bios: 'qemu-system-x86_64', 'uefi-x64': 'qemu-system-x86_64', 'uefi-arm64': 'qemu-system-aarch64' }
+const QEMU_BINARY: Record<GuestKind, string> = { bios: 'qemu-system-x86_64', 'uefi-x64': 'qemu-system-x86_64', 'uefi-arm64': 'qemu-system-aarch64', 'uefi-arm64-ipxe': 'qemu-system-aarch64' }
 
 /** What is missing on this machine to run a guest of this kind (empty: nothing). */
 export function missingPrerequisites(kind: GuestKind): string[] {
@@ -290,7 +310,7 @@ export function missingPrerequisites(kind: GuestKind): string[] {
   const onPath = (bin: string): boolean => (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(join(d, bin)))
   for (const bin of [QEMU_BINARY[kind], 'ip', 'dpkg-deb', 'apt-get']) if (!onPath(bin)) missing.push(bin)
   const files = kind === 'uefi-x64' ? [FIRMWARE.ovmfCode, FIRMWARE.ovmfVars, FIRMWARE.ipxeEfiX64]
-    : kind === 'uefi-arm64' ? [FIRMWARE.aavmfCode, FIRMWARE.aavmfVars] : ['/usr/lib/ipxe/qemu/efi-virtio.rom']
+    : GUEST_ARCH[kind] === 'arm64' ? [FIRMWARE.aavmfCode, FIRMWARE.aavmfVars] : ['/usr/lib/ipxe/qemu/efi-virtio.rom']
   for (const f of files) if (!existsSync(f)) missing.push(f)
   return missing
 }

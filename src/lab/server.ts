@@ -7,7 +7,8 @@ import type { Logger } from '../log.js'
 import type { GuestArch, GrubArm64 } from './artefacts.js'
 import type { LabNetwork, ServerAttachment } from './network.js'
 
-export type GuestKind = 'bios' | 'uefi-x64' | 'uefi-arm64'
+/** uefi-arm64: AAVMF → GRUB's network image; uefi-arm64-ipxe: AAVMF → iPXE (Debian trixie's ipxe-arm64.efi) */
+export type GuestKind = 'bios' | 'uefi-x64' | 'uefi-arm64' | 'uefi-arm64-ipxe'
 
 export interface LabGuest {
   /** short name, [a-z0-9-] */
@@ -30,6 +31,8 @@ export interface LabLoaders {
   ipxeEfiX64: string
   /** GRUB's arm64 network image and its module directory (arch 11); absent when no arm64 guest */
   grubArm64?: GrubArm64
+  /** arm64 iPXE (served as ipxe/snp-arm64.efi: bootlab then hands it to every arm64 UEFI client) */
+  ipxeArm64?: string
 }
 
 export interface LabServerContext {

@@ -311,7 +311,9 @@ export class Lifecycle {
   }
 
   phoneHome(dep: DeploymentRow, data: Record<string, string>, ip?: string): void {
-    const fields = ['instance_id', 'hostname', 'fqdn']
+    // source/install: the lab's installer and its installed system say where a phone-home comes from
+    // (source=disk: a local boot, recorded without moving the state)
+    const fields = ['instance_id', 'hostname', 'fqdn', 'source', 'install']
     const info: Record<string, unknown> = {}
     for (const f of fields) if (typeof data[f] === 'string') info[f] = data[f]!.slice(0, 255)
     info.keys = Object.keys(data).filter((k) => k.startsWith('pub_key_')).map((k) => k.slice(8))

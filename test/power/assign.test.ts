@@ -5,7 +5,7 @@ import { MemoryJournal } from '../../src/power/journal.js'
 import { PowerService } from '../../src/power/service.js'
 import type { MachineConfig, PowerConfig } from '../../src/power/types.js'
 import { FAST, ciscoSwitch, record } from './fixtures/helpers.js'
-import { IosSimulator } from './fixtures/ios-sim.js'
+import { IosSimulator } from '../../src/lab/ios-sim.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

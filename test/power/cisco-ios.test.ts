@@ -8,7 +8,7 @@ import { MemoryJournal } from '../../src/power/journal.js'
 import type { CiscoIosSwitch } from '../../src/power/types.js'
 import type { Teardown } from './fixtures/helpers.js'
 import { FAST, ciscoSwitch, record, secret } from './fixtures/helpers.js'
-import { IosSimulator, type SimOptions } from './fixtures/ios-sim.js'
+import { IosSimulator, type SimOptions } from '../../src/lab/ios-sim.js'
 
 async function simulator(t: Teardown, opts: SimOptions = {}): Promise<IosSimulator> {
   const sim = new IosSimulator(opts)

@@ -10,7 +10,7 @@ import { MemoryJournal } from '../../src/power/journal.js'
 import { PowerService } from '../../src/power/service.js'
 import type { PowerConfig } from '../../src/power/types.js'
 import { FAST, ciscoSwitch } from './fixtures/helpers.js'
-import { IosSimulator } from './fixtures/ios-sim.js'
+import { IosSimulator } from '../../src/lab/ios-sim.js'
 
 const sim = new IosSimulator()
 let config: PowerConfig

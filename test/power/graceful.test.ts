@@ -14,7 +14,7 @@ import { MemoryJournal } from '../../src/power/journal.js'
 import { sshFingerprint } from '../../src/power/ssh-common.js'
 import type { GracefulConfig } from '../../src/power/types.js'
 import { FAST, ciscoSwitch, record } from './fixtures/helpers.js'
-import { IosSimulator } from './fixtures/ios-sim.js'
+import { IosSimulator } from '../../src/lab/ios-sim.js'
 
 const { Server, utils } = ssh2
 const dir = mkdtempSync(join(tmpdir(), 'bootlab-graceful-'))

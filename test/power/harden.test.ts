@@ -13,7 +13,7 @@ import { MemoryJournal } from '../../src/power/journal.js'
 import { PowerService } from '../../src/power/service.js'
 import { PowerError, type CommandSwitch } from '../../src/power/types.js'
 import { FAST, ciscoSwitch, record, secret } from './fixtures/helpers.js'
-import { IosSimulator } from './fixtures/ios-sim.js'
+import { IosSimulator } from '../../src/lab/ios-sim.js'
 
 delete process.env.NODE_OPTIONS
 

@@ -14,7 +14,7 @@ import { PowerService } from '../../src/power/service.js'
 import { Store } from '../../src/store/store.js'
 import type { PowerDriver } from '../../src/power/types.js'
 import { FAST, ciscoSwitch, record } from './fixtures/helpers.js'
-import { IosSimulator } from './fixtures/ios-sim.js'
+import { IosSimulator } from '../../src/lab/ios-sim.js'
 
 t.test('SqliteJournal: record, update, clear, list survive a reopen', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bootlab-journal-'))

@@ -4,7 +4,7 @@ import t from 'tap'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { IosSimulator } from './fixtures/ios-sim.js'
+import { IosSimulator } from '../../src/lab/ios-sim.js'
 import { freePort, serve } from '../helpers/serve.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

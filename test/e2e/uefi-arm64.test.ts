@@ -1,4 +1,0 @@
-// Whole netboot under QEMU: uefi-arm64 guest → bootlab → kernel + busybox initramfs → phone-home.
-import { wholeBootTest } from './fixtures/whole-boot.js'
-
-wholeBootTest('uefi-arm64')
