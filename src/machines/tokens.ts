@@ -56,14 +56,19 @@ export type TokenUse =
 
 /**
  * A cloud-init request with `token` from `ip`: refused when the token is unknown or no longer
- * current, or bound to another address. `markUsed`: a document fetch (the token is then never evicted).
+ * current, or bound to another address than the one it was issued for and the machine's current one
+ * (DHCP moves it when the installer leases anew). `markUsed`: a document fetch (the token is then never evicted).
  */
 export function useToken(store: Store, token: string, ip: string | undefined, markUsed: boolean): TokenUse {
   if (!wellFormed(token)) return { ok: false, reason: 'unknown' }
   const h = hashToken(token)
   const t = store.bootToken(h)
   if (!t) return { ok: false, reason: 'unknown' }
-  if (t.ip !== null && t.ip !== ip) return { ok: false, reason: 'address', deployment: t.deployment, bound: t.ip }
+  // the bound address, or the machine's address now: an installer often leases another address than
+  // its firmware did (another DHCP client id), and bootlab sees that lease (DHCP observations)
+  if (t.ip !== null && t.ip !== ip && (ip === undefined || store.machine(t.deployment.mac)?.ip !== ip)) {
+    return { ok: false, reason: 'address', deployment: t.deployment, bound: t.ip }
+  }
   if (markUsed && t.used_at === null) store.markBootTokenUsed(h)
   return { ok: true, deployment: t.deployment }
 }

@@ -71,3 +71,14 @@ t.test('mint rate limit per machine and per source', async (t) => {
   const s = setup()
   t.same(issueToken(s, MAC, undefined, () => false), { ok: false, reason: 'rate' })
 })
+
+t.test('the installer leasing another address than its firmware did (DHCP seen) keeps its token; a third address does not', async (t) => {
+  const s = setup()
+  s.observe(MAC, { ip: '10.0.0.100' })            // the firmware's lease
+  const tok = mint(s, '10.0.0.100')
+  t.equal(useToken(s, tok, '10.0.0.101', false).ok, false, 'before bootlab saw the new lease: refused')
+  s.observe(MAC, { ip: '10.0.0.101' })            // the installer's own DHCP, as bootlab observes it
+  t.ok(useToken(s, tok, '10.0.0.101', true).ok, 'from the machine\'s current address: accepted')
+  t.ok(useToken(s, tok, '10.0.0.100', false).ok, 'and from the address it was issued for')
+  t.same(useToken(s, tok, '10.0.0.66', false), { ok: false, reason: 'address', deployment: useToken(s, tok, '10.0.0.100', false).ok ? s.currentDeployment(MAC) : undefined, bound: '10.0.0.100' }, 'a stranger: refused')
+})
