@@ -113,6 +113,7 @@ export async function run(args: string[] = []): Promise<string> {
     ...HEADER,
     ...faults.map(rowLine),
     '',
+    ...[...rows, ...faults].filter((r) => r.summary.ok > 0).map((r) => `- phases (median s), ${r.label} / ${r.server}: ${Object.entries(r.summary.phaseP50).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`),
     ...faults.flatMap((r) => r.notes.filter(Boolean).map((x) => `- ${r.label} / ${r.server}: ${x}`)),
     ...[...rows, ...faults].filter((r) => r.summary.errors.length).map((r) => `- failures, ${r.label} / ${r.server}: ${r.summary.errors.join('; ')}`),
     '',

@@ -147,6 +147,8 @@ export interface Summary {
   p95: number
   max: number
   errors: string[]
+  /** median time spent in each phase of the booted Pis (ms; phase = since the previous one) */
+  phaseP50: Record<string, number>
 }
 
 export function summarize(r: StormResult): Summary {
@@ -157,7 +159,14 @@ export function summarize(r: StormResult): Summary {
     const k = b.error.replace(/\d+/g, '#')
     errs.set(k, (errs.get(k) ?? 0) + 1)
   }
+  const phaseP50: Record<string, number> = {}
+  const order = ['dhcp', 'firmware', 'loader', 'script', 'http']
+  order.forEach((ph, i) => {
+    const d = ok.map((b) => (b.phases[ph] ?? 0) - (i ? b.phases[order[i - 1]!] ?? 0 : 0)).sort((a, b) => a - b)
+    phaseP50[ph] = pct(d, 50)
+  })
   return {
+    phaseP50,
     n: r.boots.length,
     ok: ok.length,
     vanished: r.boots.filter((b) => b.vanished).length,
