@@ -19,6 +19,7 @@ const rate = Math.min(spec.rate, 5_000)
 const t0 = Date.now()
 let sent = 0
 let answers = 0
+let sendErrors = 0
 console.log(JSON.stringify({ ready: true }))
 
 /** calls fn `count` times at `rate` per second (batches every 20 ms) */
@@ -58,10 +59,10 @@ if (spec.mode === 'halfopen') {
       ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr, sname: Buffer.alloc(0), file: Buffer.alloc(0),
       options: new Map([[Opt.MESSAGE_TYPE, Buffer.from([MessageType.DISCOVER])], [Opt.PARAMETER_LIST, Buffer.from([1, 3, 6, 15])]]),
     }
-    s.send(encodePacket(p), 67, '255.255.255.255')
+    s.send(encodePacket(p), 67, '255.255.255.255', (err) => { if (err) sendErrors++ })
   })
   await new Promise((r) => setTimeout(r, 1000))
   s.close()
 }
-console.log(JSON.stringify({ event: 'done', sent, answers, ms: Date.now() - t0 }))
+console.log(JSON.stringify({ event: 'done', sent: sent - sendErrors, answers, ms: Date.now() - t0 }))
 process.exit(0)

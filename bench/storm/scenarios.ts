@@ -41,9 +41,19 @@ export async function stormOnce(s: StormLab, f: StormFiles, kind: ServerKind, la
   }
 }
 
+/** bootlab's non-zero /metrics counters of one protocol matching `re` (for the notes) */
+async function counters(s: StormLab, proto: 'dhcp' | 'tftp', re: RegExp): Promise<string> {
+  const r = await s.lab.exec('srv', ['curl', '-sf', '--max-time', '5', `${BASE}/metrics`])
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith(`bootlab_${proto}_`) && re.test(l) && !/ 0$/.test(l))
+  return lines.map((l) => l.replace(`bootlab_${proto}_`, '')).join(', ')
+}
+
 /** starts an attacker fixture in `host` (made on first use, address .5/.6) */
 async function attacker(lab: Lab, host: string, octet: number, spec: Record<string, unknown>): Promise<() => Promise<{ sent: number; answers: number; ms: number }>> {
-  if (!lab.hosts[host]) await lab.addHost(host, { octet })
+  if (!lab.hosts[host]) {
+    await lab.addHost(host, { octet })
+    await lab.exec(host, ['ip', 'route', 'add', 'default', 'dev', 'net0']) // limited broadcasts
+  }
   const f = await startFixture(lab, host, tsxArgv(ATTACKER, JSON.stringify(spec)))
   return async () => {
     const m = await f.waitFor((x) => x.event === 'done', 120_000, `${host} done`)
@@ -54,13 +64,16 @@ async function attacker(lab: Lab, host: string, octet: number, spec: Record<stri
 /** a storm while an attacker opens `count` TFTP sessions it never acknowledges */
 export async function halfOpenStorm(s: StormLab, f: StormFiles, kind: ServerKind, n: number, count: number, rate: number): Promise<StormRow> {
   let result = { sent: 0, answers: 0, ms: 0 }
+  let metrics = ''
   const row = await stormOnce(s, f, kind, `${count} half-open TFTP sessions (${rate}/s)`, {
     n, tag: `halfopen-${kind}`, spreadMs: 3000,
     during: async () => {
       const done = await attacker(s.lab, 'atk', 5, { mode: 'halfopen', server: SERVER_IP, file: 'ipxe/snp-arm64.efi', count, rate, holdMs: 4000 })
       result = await done()
+      if (kind === 'bootlab') metrics = await counters(s, 'tftp', /session|refus|drop|fail|timeout|active/)
     },
   })
+  if (metrics) row.notes.push(`bootlab /metrics after the attack: ${metrics}`)
   row.notes.push(`attacker: ${result.sent} RRQs in ${(result.ms / 1000).toFixed(1)} s, ${result.answers} packets answered`)
   return row
 }
@@ -69,6 +82,7 @@ export async function halfOpenStorm(s: StormLab, f: StormFiles, kind: ServerKind
 export async function dhcpFloodStorm(s: StormLab, f: StormFiles, kind: ServerKind, n: number, count: number, rate: number): Promise<StormRow> {
   let result = { sent: 0, answers: 0, ms: 0 }
   let real = ''
+  let metrics = ''
   if (!s.lab.hosts.real) {
     await s.lab.addHost('real')
     await s.lab.exec('real', ['ip', 'route', 'add', 'default', 'dev', 'net0'])
@@ -84,8 +98,10 @@ export async function dhcpFloodStorm(s: StormLab, f: StormFiles, kind: ServerKin
       const lease = /lease of (\S+) obtained/.exec(u.stdout + u.stderr)?.[1]
       real = u.code === 0 && lease ? `udhcpc (busybox) got ${lease} in ${((Date.now() - t0) / 1000).toFixed(1)} s during the flood` : `udhcpc got NO lease during the flood (exit ${u.code})`
       result = await done()
+      if (kind === 'bootlab') metrics = await counters(s, 'dhcp', /./)
     },
   })
+  if (metrics) row.notes.push(`bootlab /metrics after the flood: ${metrics}`)
   row.notes.push(real, `flood: ${result.sent} DISCOVERs in ${(result.ms / 1000).toFixed(1)} s, ${result.answers} replies seen by the flooder`)
   return row
 }
