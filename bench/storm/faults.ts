@@ -7,11 +7,14 @@ import Database from 'better-sqlite3'
 import { addLoss, removeLoss } from '../../src/lab/loss.js'
 import type { StormLab } from './run-storm.js'
 
-/** drops `percent` % of UDP packets in both directions of every client link (nftables in each client namespace) */
-export async function setLoss(s: StormLab, percent: number): Promise<void> {
+/**
+ * Drops `percent` % of the UDP packets on every client link (nftables in each client namespace):
+ * both directions, or only those towards the Pis (`inbound`).
+ */
+export async function setLoss(s: StormLab, percent: number, inbound = false): Promise<void> {
   for (const c of s.clients) {
     await removeLoss(s.lab, c)
-    if (percent > 0) await addLoss(s.lab, c, { percent, chains: ['input', 'output'] })
+    if (percent > 0) await addLoss(s.lab, c, { percent, chains: inbound ? ['input'] : ['input', 'output'] })
   }
 }
 

@@ -36,9 +36,14 @@ export async function createStormLab(clients: number): Promise<StormLab> {
   }
 }
 
-/** drops the leased addresses the previous storm added to the client namespaces */
+/**
+ * Drops the leased addresses the previous storm added to the client namespaces, and every
+ * namespace's neighbour cache: the next server may hand an address to a Pi in another namespace.
+ */
 export async function resetClients(s: StormLab): Promise<void> {
+  await s.lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
   for (const c of s.clients) {
+    await s.lab.exec(c, ['ip', 'neigh', 'flush', 'all'])
     await s.lab.exec(c, ['ip', 'addr', 'flush', 'dev', 'net0'])
     await s.lab.exec(c, ['ip', 'route', 'replace', 'default', 'dev', 'net0'])
   }

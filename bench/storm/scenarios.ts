@@ -26,11 +26,11 @@ export async function startServer(s: StormLab, f: StormFiles, kind: ServerKind, 
 export interface StormRow { label: string; server: string; summary: Summary; usage: Usage; wallMs: number; notes: string[] }
 
 /** one storm against a freshly started server; optional loss on the client links */
-export async function stormOnce(s: StormLab, f: StormFiles, kind: ServerKind, label: string, o: Omit<StormOptions, 'files'> & { loss?: number; tag: string }): Promise<StormRow> {
+export async function stormOnce(s: StormLab, f: StormFiles, kind: ServerKind, label: string, o: Omit<StormOptions, 'files'> & { loss?: number; inbound?: boolean; tag: string }): Promise<StormRow> {
   await resetClients(s)
   const srv = await startServer(s, f, kind, bootlabOptions(f.dir, o.tag))
   try {
-    if (o.loss) await setLoss(s, o.loss)
+    if (o.loss) await setLoss(s, o.loss, o.inbound)
     const u = sampleUsage(srv.pids)
     const r = await runStorm(s, { files: f, ...o })
     const usage = await u.stop()

@@ -12,10 +12,10 @@ import { bootlabArgv } from '../../src/lab/bootlab-server.js'
 import { renderRpiConfig } from '../../src/boot/rpi-config.js'
 
 export const HTTP_PORT = 8080
-const KB = 1000
-const MB = 1000 * KB
 
-export interface Sizes { kernel: number; initrd: number }
+
+/** kernel and initrd bytes; firmwareScale shrinks the firmware files (CI only; the bench uses real sizes) */
+export interface Sizes { kernel: number; initrd: number; firmwareScale?: number }
 /** real sizes of the pftf set (start4.elf ~2.2 MB, RPI_EFI.fd ~2 MB …); kernel/initrd chosen per run */
 export const FIRMWARE_SIZES: Record<string, number> = {
   'start4.elf': 2_230_000,
@@ -58,12 +58,12 @@ export async function makeFiles(dir: string, n: number, sizes: Sizes): Promise<S
   await mkdir(join(images, 'storm'), { recursive: true })
   const manifest: Record<string, string> = {}
   for (const [name, size] of Object.entries(FIRMWARE_SIZES)) {
-    const b = randomBytes(size)
+    const b = randomBytes(Math.max(1, Math.round(size * (sizes.firmwareScale ?? 1))))
     await writeFile(join(firmware, 'rpi4', name), b, { mode: 0o644 })
     manifest[name] = sha(b)
   }
   await writeFile(join(firmware, 'rpi4', 'config.txt'), PFTF_CONFIG, { mode: 0o644 })
-  const loader = randomBytes(LOADER_SIZE)
+  const loader = randomBytes(Math.round(LOADER_SIZE * (sizes.firmwareScale ?? 1)))
   await writeFile(join(firmware, 'ipxe', LOADER), loader, { mode: 0o644 })
   manifest[LOADER] = sha(loader)
   for (const [name, size] of [['vmlinuz', sizes.kernel], ['initrd', sizes.initrd]] as const) {
