@@ -57,6 +57,8 @@ export interface ClientSpec {
   fileRetries?: number
   /** whole-boot bound */
   bootTimeoutMs?: number
+  /** EEPROM network-boot attempts (a failed one starts over from DHCP after 5 s), default 3 */
+  bootAttempts?: number
 }
 
 export interface BootResult {
@@ -70,6 +72,8 @@ export interface BootResult {
   wrongBytes: number
   /** files retried after a failed transfer */
   retries: number
+  /** EEPROM network boots started over after a failure */
+  restarts?: number
   tftpFiles: number
   bytes: number
   error?: string
@@ -159,7 +163,7 @@ type TftpOutcome =
 interface TftpOpts { probe?: boolean; vanishAfterBlocks?: number; fileTimeoutMs: number; retransmitMs: number }
 
 /** one lock-step TFTP read (blksize 1468, tsize 0) from `local` (a fresh port) */
-async function tftpGet(local: string, server: string, name: string, o: TftpOpts): Promise<TftpOutcome> {
+export async function tftpGet(local: string, server: string, name: string, o: TftpOpts): Promise<TftpOutcome> {
   const sock = createSocket('udp4')
   await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(0, local, () => res()) })
   sock.on('error', () => { /* ICMP errors etc.: the timers decide */ })
@@ -173,13 +177,17 @@ async function tftpGet(local: string, server: string, name: string, o: TftpOpts)
     let locked = false
     let idle: NodeJS.Timeout
     let blocks = 0
-    const finish = (r: TftpOutcome): void => {
+    let closed = false
+    const close = (): void => { if (!closed) { closed = true; try { sock.close() } catch { /* closed */ } } }
+    /** ends the transfer; `final` (the last ACK, an ERROR) is sent before the socket closes */
+    const finish = (r: TftpOutcome, final?: Buffer): void => {
       clearTimeout(idle)
       clearTimeout(whole)
-      try { sock.close() } catch { /* closed */ }
+      if (final) sock.send(final, peerPort, server, close)
+      else close()
       resolve(r)
     }
-    const send = (b: Buffer): void => { sock.send(b, peerPort, server) }
+    const send = (b: Buffer): void => { if (!closed) sock.send(b, peerPort, server) }
     let tries = 0
     const arm = (): void => {
       clearTimeout(idle)
@@ -192,6 +200,7 @@ async function tftpGet(local: string, server: string, name: string, o: TftpOpts)
     const whole = setTimeout(() => finish({ kind: 'failed', why: `file timeout ${o.fileTimeoutMs} ms at block ${expect}` }), o.fileTimeoutMs)
     sock.on('message', (buf, rinfo) => {
       if (rinfo.address !== server) return
+      if (closed) return
       if (locked && rinfo.port !== peerPort) { sock.send(encodeError(5, 'Unknown transfer ID'), rinfo.port, rinfo.address); return }
       const r = parsePacket(buf)
       if (!r.ok) return
@@ -200,7 +209,7 @@ async function tftpGet(local: string, server: string, name: string, o: TftpOpts)
       tries = 0
       if (p.op === 'error') { finish(p.code === 1 ? { kind: 'notfound' } : { kind: 'failed', why: `TFTP error ${p.code} ${p.message}` }); return }
       if (p.op === 'oack') {
-        if (o.probe) { send(encodeError(0, 'Early terminate')); finish({ kind: 'probed' }); return }
+        if (o.probe) { finish({ kind: 'probed' }, encodeError(0, 'Early terminate')); return }
         const bs = Number(p.options.get('blksize') ?? '512')
         if (bs !== blksize) { finish({ kind: 'failed', why: `blksize ${bs} refused` }); return }
         if (expect !== 1) return
@@ -211,15 +220,15 @@ async function tftpGet(local: string, server: string, name: string, o: TftpOpts)
       }
       if (p.op !== 'data') return
       if (p.block === (expect & 0xffff)) {
-        if (o.probe) { send(encodeError(0, 'Early terminate')); finish({ kind: 'probed' }); return }
+        if (o.probe) { finish({ kind: 'probed' }, encodeError(0, 'Early terminate')); return }
         hash.update(p.data)
         bytes += p.data.length
         blocks++
         if (o.vanishAfterBlocks !== undefined && blocks >= o.vanishAfterBlocks) { finish({ kind: 'vanished' }); return }
         last = encodeAck(p.block)
-        send(last)
         expect++
-        if (p.data.length < blksize) { finish({ kind: 'ok', sha: hash.digest('hex'), bytes }); return }
+        if (p.data.length < blksize) { finish({ kind: 'ok', sha: hash.digest('hex'), bytes }, last); return }
+        send(last)
         arm()
       } else if (p.block === ((expect - 1) & 0xffff)) {
         send(encodeAck(p.block)) // the bootloader re-ACKs a block it already has
@@ -277,32 +286,8 @@ async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort): Promise<Bo
   const retransmitMs = spec.retransmitMs ?? 1000
   const fileRetries = spec.fileRetries ?? 2
   try {
-    // 1. EEPROM DHCP, the captured packets with this Pi's identity
-    const d = decodePacket(vector('pi4-eeprom-discover'))
-    const xid = randXid()
-    d.xid = xid
-    d.flags = BROADCAST_FLAG
-    withChaddr(d, pi.mac)
-    const guid = piGuid(d.options.get(Opt.CLIENT_UUID)!, pi.mac, pi.serial)
-    d.options.set(Opt.CLIENT_UUID, guid)
-    const ack = await dora(port, d, (offer) => {
-      const q = decodePacket(vector('pi4-eeprom-request'))
-      q.xid = xid
-      q.flags = BROADCAST_FLAG
-      withChaddr(q, pi.mac)
-      q.siaddr = offer.siaddr
-      q.options.set(Opt.REQUESTED_IP, ipBytes(offer.yiaddr))
-      q.options.set(Opt.SERVER_ID, ipBytes(optIp(offer, Opt.SERVER_ID) ?? offer.siaddr))
-      q.options.set(Opt.CLIENT_UUID, guid)
-      return q
-    }, 45_000, hasPiMenu)
-    if (optU8(ack, Opt.MESSAGE_TYPE) !== MessageType.ACK) throw new Error('DHCP NAK')
-    const ip = ack.yiaddr
-    const tftpServer = ack.siaddr !== '0.0.0.0' ? ack.siaddr : (optIp(ack, Opt.SERVER_ID) ?? '')
-    await ensureAddress(spec.ifname, ip)
-    mark('dhcp')
-
-    // 2. firmware over TFTP
+    let ip = ''
+    let tftpServer = ''
     const fetch = async (name: string, expectSha: string | undefined, o: { probe?: boolean; vanishAfterBlocks?: number; server?: string } = {}): Promise<TftpOutcome> => {
       for (let attempt = 0; ; attempt++) {
         const out = await tftpGet(ip, o.server ?? tftpServer, name, { ...o, fileTimeoutMs, retransmitMs })
@@ -315,21 +300,61 @@ async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort): Promise<Bo
         r.retries++
       }
     }
-    let prefix = `${pi.serial}/`
-    const probe = await fetch(`${prefix}start4.elf`, undefined, { probe: true })
-    if (probe.kind === 'notfound') prefix = ''
-    else if (probe.kind !== 'probed') throw new Error(`start4.elf probe: ${probe.kind === 'failed' ? probe.why : probe.kind}`)
-    for (const step of PI_SEQUENCE.slice(1)) {
-      const name = (step.prefixed ? prefix : '') + step.name
-      const sha = step.name === 'config.txt' ? pi.configSha : spec.manifest[step.name]
-      const vanish = step.name === 'start4.elf' && step.kind === 'get' ? pi.vanishAfterBlocks : undefined
-      const out = await fetch(name, sha, vanish !== undefined ? { vanishAfterBlocks: vanish } : {})
-      if (out.kind === 'vanished') { r.vanished = true; mark('vanished'); return r }
-      if (step.kind === 'absent') {
-        if (out.kind !== 'notfound') throw new Error(`${name}: expected "file not found", got ${out.kind}`)
-      } else if (out.kind !== 'ok') throw new Error(`${name}: ${out.kind === 'failed' ? out.why : out.kind}`)
+    // the EEPROM stage; a failed network boot starts over after 5 s (BOOT_ORDER loops), up to bootAttempts
+    const eeprom = async (): Promise<boolean> => {
+      // 1. EEPROM DHCP, the captured packets with this Pi's identity
+      const d = decodePacket(vector('pi4-eeprom-discover'))
+      const xid = randXid()
+      d.xid = xid
+      d.flags = BROADCAST_FLAG
+      withChaddr(d, pi.mac)
+      const guid = piGuid(d.options.get(Opt.CLIENT_UUID)!, pi.mac, pi.serial)
+      d.options.set(Opt.CLIENT_UUID, guid)
+      const ack = await dora(port, d, (offer) => {
+        const q = decodePacket(vector('pi4-eeprom-request'))
+        q.xid = xid
+        q.flags = BROADCAST_FLAG
+        withChaddr(q, pi.mac)
+        q.siaddr = offer.siaddr
+        q.options.set(Opt.REQUESTED_IP, ipBytes(offer.yiaddr))
+        q.options.set(Opt.SERVER_ID, ipBytes(optIp(offer, Opt.SERVER_ID) ?? offer.siaddr))
+        q.options.set(Opt.CLIENT_UUID, guid)
+        return q
+      }, 45_000, hasPiMenu)
+      if (optU8(ack, Opt.MESSAGE_TYPE) !== MessageType.ACK) throw new Error('DHCP NAK')
+      ip = ack.yiaddr
+      tftpServer = ack.siaddr !== '0.0.0.0' ? ack.siaddr : (optIp(ack, Opt.SERVER_ID) ?? '')
+      await ensureAddress(spec.ifname, ip)
+      mark('dhcp')
+
+      // 2. firmware over TFTP
+      let prefix = `${pi.serial}/`
+      const probe = await fetch(`${prefix}start4.elf`, undefined, { probe: true })
+      if (probe.kind === 'notfound') prefix = ''
+      else if (probe.kind !== 'probed') throw new Error(`start4.elf probe: ${probe.kind === 'failed' ? probe.why : probe.kind}`)
+      for (const step of PI_SEQUENCE.slice(1)) {
+        const name = (step.prefixed ? prefix : '') + step.name
+        const sha = step.name === 'config.txt' ? pi.configSha : spec.manifest[step.name]
+        const vanish = step.name === 'start4.elf' && step.kind === 'get' ? pi.vanishAfterBlocks : undefined
+        const out = await fetch(name, sha, vanish !== undefined ? { vanishAfterBlocks: vanish } : {})
+        if (out.kind === 'vanished') { r.vanished = true; mark('vanished'); return false }
+        if (step.kind === 'absent') {
+          if (out.kind !== 'notfound') throw new Error(`${name}: expected "file not found", got ${out.kind}`)
+        } else if (out.kind !== 'ok') throw new Error(`${name}: ${out.kind === 'failed' ? out.why : out.kind}`)
+      }
+      mark('firmware')
+      return true
     }
-    mark('firmware')
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!await eeprom()) return r
+        break
+      } catch (err) {
+        if (attempt >= (spec.bootAttempts ?? 3) || r.wrongBytes > 0) throw err
+        r.restarts = (r.restarts ?? 0) + 1
+        await new Promise((res) => setTimeout(res, 5000))
+      }
+    }
 
     // 3. pftf UEFI PXE: DHCP arch 11, the loader over TFTP (size probe, then the download)
     const u = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))

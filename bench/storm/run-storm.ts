@@ -148,6 +148,8 @@ export interface Summary {
   vanished: number
   wrongBytes: number
   retries: number
+  /** EEPROM network boots started over */
+  restarts: number
   p50: number
   p95: number
   max: number
@@ -161,7 +163,7 @@ export function summarize(r: StormResult): Summary {
   const times = ok.map((b) => b.ms).sort((a, b) => a - b)
   const errs = new Map<string, number>()
   for (const b of r.boots) if (!b.ok && !b.vanished && b.error) {
-    const k = b.error.replace(/\d+/g, '#')
+    const k = b.error.replace(/\b[0-9a-f]{8}\//, '<serial>/').replace(/\b\d+\b/g, '#')
     errs.set(k, (errs.get(k) ?? 0) + 1)
   }
   const phaseP50: Record<string, number> = {}
@@ -178,6 +180,7 @@ export function summarize(r: StormResult): Summary {
     failed: r.boots.filter((b) => !b.ok && !b.vanished).length,
     wrongBytes: r.boots.reduce((a, b) => a + b.wrongBytes, 0),
     retries: r.boots.reduce((a, b) => a + b.retries, 0),
+    restarts: r.boots.reduce((a, b) => a + (b.restarts ?? 0), 0),
     p50: pct(times, 50), p95: pct(times, 95), max: times.at(-1) ?? NaN,
     errors: [...errs].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${v}× ${k}`),
   }
