@@ -13,7 +13,6 @@ import { renderRpiConfig } from '../../src/boot/rpi-config.js'
 
 export const HTTP_PORT = 8080
 
-
 /** kernel and initrd bytes; firmwareScale shrinks the firmware files (CI only; the bench uses real sizes) */
 export interface Sizes { kernel: number; initrd: number; firmwareScale?: number }
 /** real sizes of the pftf set (start4.elf ~2.2 MB, RPI_EFI.fd ~2 MB …); kernel/initrd chosen per run */
