@@ -74,6 +74,8 @@ export interface BootResult {
   retries: number
   /** EEPROM network boots started over after a failure */
   restarts?: number
+  /** the TFTP file being fetched last */
+  at?: string
   tftpFiles: number
   bytes: number
   error?: string
@@ -277,10 +279,14 @@ async function dora(port: DhcpPort, discover: DhcpPacket, request: (offer: DhcpP
   return await port.exchange(request(offer), [MessageType.ACK, MessageType.NAK], 4000, limitMs)
 }
 
-async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort): Promise<BootResult> {
+/** a Pi's result so far (filled in while it boots, so a timed-out boot still reports its counters) */
+function newResult(mac: string): BootResult {
+  return { event: 'boot', mac, ok: false, ms: 0, phases: {}, wrongBytes: 0, retries: 0, tftpFiles: 0, bytes: 0 }
+}
+
+async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort, r: BootResult): Promise<BootResult> {
   const t0 = performance.now()
-  const phases: Record<string, number> = {}
-  const r: BootResult = { event: 'boot', mac: pi.mac, ok: false, ms: 0, phases, wrongBytes: 0, retries: 0, tftpFiles: 0, bytes: 0 }
+  const phases = r.phases
   const mark = (name: string): void => { phases[name] = Math.round(performance.now() - t0) }
   const fileTimeoutMs = spec.fileTimeoutMs ?? 30_000
   const retransmitMs = spec.retransmitMs ?? 1000
@@ -289,6 +295,7 @@ async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort): Promise<Bo
     let ip = ''
     let tftpServer = ''
     const fetch = async (name: string, expectSha: string | undefined, o: { probe?: boolean; vanishAfterBlocks?: number; server?: string } = {}): Promise<TftpOutcome> => {
+      r.at = name
       for (let attempt = 0; ; attempt++) {
         const out = await tftpGet(ip, o.server ?? tftpServer, name, { ...o, fileTimeoutMs, retransmitMs })
         if (out.kind === 'ok') {
@@ -435,9 +442,10 @@ async function main(): Promise<void> {
   const t0 = performance.now()
   const results = await Promise.all(spec.pis.map(async (pi) => {
     await new Promise((r) => setTimeout(r, Math.random() * spec.spreadMs))
+    const live = newResult(pi.mac)
     const res = await Promise.race([
-      bootOne(spec, pi, port),
-      new Promise<BootResult>((r) => setTimeout(() => r({ event: 'boot', mac: pi.mac, ok: false, ms: bound, phases: {}, wrongBytes: 0, retries: 0, tftpFiles: 0, bytes: 0, error: `boot not done within ${bound} ms` }), bound).unref()),
+      bootOne(spec, pi, port, live),
+      new Promise<BootResult>((r) => setTimeout(() => r({ ...live, ok: false, ms: bound, error: `boot not done within ${bound} ms (last TFTP file ${live.at ?? 'none'})` }), bound).unref()),
     ])
     console.log(JSON.stringify(res))
     return res
