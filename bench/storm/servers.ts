@@ -103,7 +103,8 @@ export function bootlabConfig(f: StormFiles, o: BootlabOptions): string {
     server: {
       interface: o.iface,
       advertise: o.address,
-      http: { port: HTTP_PORT },
+      // the fault checks read /api/machines and /api/events with plain curl inside the lab's namespaces
+      http: { port: HTTP_PORT, public_read: true },
       tftp: { port: 69 },
       dhcp: { mode: 'full', pool: `${o.pool.start}-${o.pool.end}`, router: o.address, lease: '1h' },
       unknown: 'ignore',

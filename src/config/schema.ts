@@ -142,7 +142,7 @@ export const serverSchema = z.strictObject({
     /** DHCP packets per minute from one MAC / client id (burst: the same number) */
     rate_per_client: z.number().int().min(1).max(100000).default(30),
     /** DHCP packets per minute from everyone together */
-    rate_total: z.number().int().min(1).max(1000000).default(1200),
+    rate_total: z.number().int().min(1).max(1000000).default(6000),
   }).prefault({}),
   unknown: z.enum(['ignore', 'discover']).default('discover'),
   unknown_profile: z.string().default('discovery'),

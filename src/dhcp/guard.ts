@@ -20,7 +20,7 @@ export const DEFAULT_DHCP_LIMITS: DhcpLimits = {
   relays: [],
   unknownShare: 0.5,
   ratePerClient: 30,
-  rateTotal: 1200,
+  rateTotal: 6000,
 }
 
 /** per-client buckets kept at most (the oldest are forgotten first: a forgotten client starts full) */
