@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# bootlab's main job on a built-in default: installs what it needs, builds, then runs `bootlab demo`,
-# a virtual lab in which QEMU guests (x86 BIOS, x86-64 UEFI, arm64 UEFI) netboot from one bootlab
-# at the same time, inside network namespaces it creates, and reach `deployed` (docs/demo.md).
-# Options are passed to `bootlab demo` (--guests bios,uefi-x64,uefi-arm64, --keep, --timeout S).
+# bootlab's main job on a built-in default: installs what it needs, builds, then runs `bootlab demo`:
+# a virtual lab in which QEMU guests (x86 BIOS, x86-64 UEFI, arm64 UEFI through iPXE) go round the
+# whole reinstall loop — powered on through the lab's PoE switch, netboot, install, deployed; power
+# cycle, boot from disk; a YAML edit, one power cycle by bootlab, reinstall — and it ends with a
+# table (docs/demo.md). Options go to `bootlab demo` (`--guests`, `--dhcp proxy`, `--json`, `--keep`,
+# `--timeout S`; `bootlab demo --help`).
 #   --serve   instead: `bootlab serve` with examples/bootlab.yaml in a lab namespace
 #             (server "bootlab-demo-<id>-srv", 10.99.0.1 on lab0; client "bootlab-demo-<id>-client",
 #             10.99.0.2) until Ctrl-C; BOOTLAB_DEMO_NS replaces the "bootlab-demo" prefix
