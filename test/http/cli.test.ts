@@ -1,5 +1,6 @@
 // bootlab machines | status | assign against a running server (the routers on loopback).
 import t from 'tap'
+import { runCli } from './fixtures/run-cli.js'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
@@ -9,8 +10,6 @@ import { createYamlAssigner } from '../../src/machines/yaml-assign.js'
 import { machinesCommand } from '../../src/cli/machines.js'
 import { statusCommand } from '../../src/cli/status.js'
 import { assignCommand } from '../../src/cli/assign.js'
-import type { CliDeps } from '../../src/cli/client.js'
-import type { Command } from 'commander'
 
 t.test('CLI commands', async (t) => {
   const h = await startHarness({
@@ -40,13 +39,7 @@ t.test('CLI commands', async (t) => {
   writeFileSync(join(stateDir, 'api-token'), h.token + '\n', { mode: 0o600 })
   await fetch(`${h.baseUrl}/boot/aa-bb-cc-00-00-09.ipxe?arch=arm64&platform=efi`)
 
-  async function run(make: (d: CliDeps) => Command, args: string[]): Promise<{ out: string; err: string; code: number }> {
-    const r = { out: '', err: '', code: -1 }
-    const cmd = make({ out: (s) => { r.out += s }, err: (s) => { r.err += s }, setExit: (c) => { r.code = c } })
-    cmd.exitOverride()
-    await cmd.parseAsync(args, { from: 'user' })
-    return r
-  }
+  const run = runCli
 
   const msr = await run(machinesCommand, ['--server', h.baseUrl, '--state-dir', stateDir])
   t.equal(msr.code, 0)

@@ -1,22 +1,15 @@
 // `bootlab status --watch`: follows a running bootlab's event stream with the token; reconnects with
 // Last-Event-ID after the stream drops; strips control characters from network-sourced text.
 import t from 'tap'
+import { runCli } from './fixtures/run-cli.js'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import type { Command } from 'commander'
 import { statusCommand } from '../../src/cli/status.js'
 import { printable } from '../../src/cli/watch.js'
-import type { CliDeps } from '../../src/cli/client.js'
 import { PC, httpFrom, startStatusLab } from './fixtures/status-lab.js'
 
-async function run(make: (d: CliDeps) => Command, args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const r = { out: '', err: '', code: -1 }
-  const cmd = make({ out: (s) => { r.out += s }, err: (s) => { r.err += s }, setExit: (c) => { r.code = c } })
-  cmd.exitOverride()
-  await cmd.parseAsync(args, { from: 'user' })
-  return r
-}
+const run = runCli
 
 t.test('printable', async (t) => {
   t.equal(printable('pi\u001b[2J\u0007-01\r\n'), 'pi?[2J?-01??')
