@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     const mod = (await import(pathToFileURL(join(here, `${area}.ts`)).href)) as { run: (args: string[]) => Promise<string> }
     const section = (await mod.run(argsOf.get(area) ?? [])).trim()
     console.log(section)
+    if (section === '') continue // a partial run (e.g. one storm scenario): printed, not recorded
     const begin = `<!-- ${area}:begin -->`
     const end = `<!-- ${area}:end -->`
     const block = `${begin}\n${section}\n${end}`

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { isRoot } from '../src/lab/netns.js'
 import { createStormLab } from './storm/run-storm.js'
 import { makeFiles } from './storm/servers.js'
-import { stormOnce, halfOpenStorm, dhcpFloodStorm, garbageYamlStorm, killStorm, type StormRow, type KillResult } from './storm/scenarios.js'
+import { stormOnce, halfOpenStorm, dhcpFloodStorm, garbageYamlStorm, killStorm, type StormRow, type KillResult, type ServerKind } from './storm/scenarios.js'
 
 const MB = 1_000_000
 
@@ -27,6 +27,18 @@ export const HEADER = [
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ]
 
+/** the storm scenarios, by the names `npm run bench -- storm N <name>…` takes */
+export const SCENARIOS = ['big', 'loss5', 'loss20', 'loss20in', 'vanish', 'halfopen', 'flood', 'yaml', 'kill'] as const
+type Scenario = typeof SCENARIOS[number]
+
+function notesOf(rows: StormRow[], faults: StormRow[]): string[] {
+  return [
+    ...[...rows, ...faults].filter((r) => r.summary.ok > 0).map((r) => `- phases (median s), ${r.label} / ${r.server}: ${Object.entries(r.summary.phaseP50).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`),
+    ...faults.flatMap((r) => r.notes.filter(Boolean).map((x) => `- ${r.label} / ${r.server}: ${x}`)),
+    ...[...rows, ...faults].filter((r) => r.summary.errors.length).map((r) => `- failures, ${r.label} / ${r.server}: ${r.summary.errors.join('; ')}`),
+  ]
+}
+
 export async function machineLine(): Promise<string> {
   const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '')
   const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU'
@@ -35,7 +47,13 @@ export async function machineLine(): Promise<string> {
 
 export async function run(args: string[] = []): Promise<string> {
   if (!isRoot()) return '## Boot storm\n\nSkipped: needs root (network namespaces).\n'
-  const n = Math.min(Math.max(Number(args[0] ?? 200) || 200, 1), 230)
+  const n = Math.min(Math.max(Number(args.find((a) => /^\d+$/.test(a)) ?? 200) || 200, 1), 230)
+  // `storm 20 loss20 bootlab`: only the named scenarios (SCENARIOS) and/or one server; such a
+  // partial run prints its table but leaves bench/RESULTS.md alone (returns '')
+  const only = args.filter((a) => SCENARIOS.includes(a as Scenario)) as Scenario[]
+  const kinds: ServerKind[] = args.includes('bootlab') ? ['bootlab'] : args.includes('reference') ? ['reference'] : ['bootlab', 'reference']
+  const partial = only.length > 0 || kinds.length < 2
+  const want = (x: Scenario): boolean => only.length === 0 || only.includes(x)
   const nFault = Math.min(n, 20)
   const started = new Date()
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-storm-'))
@@ -46,46 +64,57 @@ export async function run(args: string[] = []): Promise<string> {
   let kill: KillResult | undefined
   const log = (r: StormRow): void => { console.error(`storm: ${r.label} / ${r.server}: ${r.summary.ok}/${r.summary.n} ok, p95 ${fmt(r.summary.p95)} s ${r.summary.errors.join('; ')}`) }
   try {
-    const big = await makeFiles(join(dir, 'big'), n, { kernel: 10 * MB, initrd: 30 * MB })
-    for (const kind of ['bootlab', 'reference'] as const) {
-      const r = await stormOnce(s, big, kind, `${n} Pis`, { n, tag: `big-${kind}`, spreadMs: 1000 })
-      log(r)
-      rows.push(r)
+    if (want('big')) {
+      const big = await makeFiles(join(dir, 'big'), n, { kernel: 10 * MB, initrd: 30 * MB })
+      for (const kind of kinds) {
+        const r = await stormOnce(s, big, kind, `${n} Pis`, { n, tag: `big-${kind}`, spreadMs: 1000 })
+        log(r)
+        rows.push(r)
+      }
+      await rm(join(dir, 'big'), { recursive: true, force: true })
     }
-    await rm(join(dir, 'big'), { recursive: true, force: true })
     const small = await makeFiles(join(dir, 'small'), nFault, { kernel: 2 * MB, initrd: 6 * MB })
     for (const [loss, inbound] of [[5, false], [20, false], [20, true]] as const) {
-      for (const kind of ['bootlab', 'reference'] as const) {
+      if (!want(`loss${loss}${inbound ? 'in' : ''}` as Scenario)) continue
+      for (const kind of kinds) {
         const r = await stormOnce(s, small, kind, `${nFault} Pis, ${loss} % UDP loss ${inbound ? 'towards the Pis' : 'both ways'}`, { n: nFault, loss, inbound, tag: `loss${loss}${inbound ? 'in' : ''}-${kind}`, spreadMs: 1000, bootTimeoutMs: 150_000 })
         log(r)
         faults.push(r)
       }
     }
-    for (const kind of ['bootlab', 'reference'] as const) {
+    for (const kind of want('vanish') ? kinds : []) {
       const vanish = new Map([[0, 300], [1, 700], [2, 1200]])
       const r = await stormOnce(s, small, kind, `${nFault} Pis, 3 vanish mid start4.elf`, { n: nFault, vanish, tag: `vanish-${kind}`, spreadMs: 1000 })
       log(r)
       faults.push(r)
     }
-    for (const kind of ['bootlab', 'reference'] as const) {
+    for (const kind of want('halfopen') ? kinds : []) {
       const r = await halfOpenStorm(s, small, kind, nFault, 10_000, 500)
       log(r)
       faults.push(r)
     }
-    for (const kind of ['bootlab', 'reference'] as const) {
+    for (const kind of want('flood') ? kinds : []) {
       const r = await dhcpFloodStorm(s, small, kind, nFault, 10_000, 500)
       log(r)
       faults.push(r)
     }
-    const y = await garbageYamlStorm(s, small, nFault)
-    log(y)
-    faults.push(y)
-    kill = await killStorm(s, small, nFault, Math.floor(nFault / 2))
-    log(kill.row)
-    faults.push(kill.row)
+    if (want('yaml') && kinds.includes('bootlab')) {
+      const y = await garbageYamlStorm(s, small, nFault)
+      log(y)
+      faults.push(y)
+    }
+    if (want('kill') && kinds.includes('bootlab')) {
+      kill = await killStorm(s, small, nFault, Math.floor(nFault / 2))
+      log(kill.row)
+      faults.push(kill.row)
+    }
   } finally {
     await s.lab.cleanup()
     await rm(dir, { recursive: true, force: true })
+  }
+  if (partial) {
+    console.log([...HEADER, ...[...rows, ...faults].map(rowLine), ...notesOf(rows, faults)].join('\n'))
+    return ''
   }
   const [dnsV, nginxV] = await Promise.all([
     import('node:child_process').then(({ execFileSync }) => execFileSync('dnsmasq', ['--version']).toString().split('\n')[0]!.replace(/\s+Copyright.*/, '')),
@@ -113,9 +142,7 @@ export async function run(args: string[] = []): Promise<string> {
     ...HEADER,
     ...faults.map(rowLine),
     '',
-    ...[...rows, ...faults].filter((r) => r.summary.ok > 0).map((r) => `- phases (median s), ${r.label} / ${r.server}: ${Object.entries(r.summary.phaseP50).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`),
-    ...faults.flatMap((r) => r.notes.filter(Boolean).map((x) => `- ${r.label} / ${r.server}: ${x}`)),
-    ...[...rows, ...faults].filter((r) => r.summary.errors.length).map((r) => `- failures, ${r.label} / ${r.server}: ${r.summary.errors.join('; ')}`),
+    ...notesOf(rows, faults),
     '',
     ...(k ? [
       `**kill -9**: bootlab was killed (SIGKILL) after ${k.before.machines} machines, ${k.before.leases} leases and ${k.before.events} events (newest, up to 1000) were reported by its API and lease file; \`-wal\` file present: ${k.check.walBefore ? 'yes' : 'no'}; the store opened ${k.check.openError ? `with an ERROR: ${k.check.openError}` : 'without error'}; \`PRAGMA integrity_check\`: ${k.check.integrity || 'n/a'}; after the kill it holds ${k.check.machines} machines, ${k.check.events} events, ${k.check.leasesAfter} leases; reported but missing: ${k.check.missing.length ? k.check.missing.slice(0, 5).join(', ') : 'none'}. bootlab restarted on the same state dir in ${(k.restartMs / 1000).toFixed(1)} s while the storm went on.`,

@@ -80,6 +80,7 @@ typedef struct xfer {
   // RTO estimator (src/tftp/rto.ts)
   int has_srtt;
   double srtt, rttvar, backoff, rto_initial, rto_min, rto_max;
+  unsigned timeouts; // in a row (rto_timed_out)
   sent_t ring[RING];
   double retransmits, dup_acks, packets_sent;
   uint8_t *chunk;    // file sources: read-ahead buffer (readChunkBytes, at least one block)
@@ -133,8 +134,12 @@ static void rto_sample(xfer *x, double ms) {
   if (!x->has_srtt) { x->srtt = r; x->rttvar = r / 2; x->has_srtt = 1; }
   else { x->rttvar = 0.75 * x->rttvar + 0.25 * fabs(x->srtt - r); x->srtt = 0.875 * x->srtt + 0.125 * r; }
 }
-static void rto_progress(xfer *x) { x->backoff = 1; }
-static void rto_timed_out(xfer *x) { x->backoff = x->backoff * 2 > 1024 ? 1024 : x->backoff * 2; }
+// LOSS_GRACE timeouts in a row keep the RTO; later ones double it (rto.ts says why)
+#define LOSS_GRACE 2
+static void rto_progress(xfer *x) { x->backoff = 1; x->timeouts = 0; }
+static void rto_timed_out(xfer *x) {
+  if (++x->timeouts > LOSS_GRACE) x->backoff = x->backoff * 2 > 1024 ? 1024 : x->backoff * 2;
+}
 static double rto_value(xfer *x) {
   double base = x->has_srtt ? x->srtt + fmax(1, 4 * x->rttvar) : x->rto_initial;
   double clamped = fmin(fmax(base, x->rto_min), x->rto_max);

@@ -59,7 +59,7 @@ export const DEFAULT_LIMITS: TftpLimits = {
   maxBlksize: 65464,
   maxWindowsize: 64,
   rtoInitialMs: 150,
-  rtoMinMs: 25,
+  rtoMinMs: 10,
   rtoMaxMs: 3000,
   maxRetries: 12,
   resolveTimeoutMs: 5000,
