@@ -19,6 +19,7 @@
 // Fixture protocol (src/lab/fixture.ts): argv[2] is a JSON ClientSpec; it prints {"ready":true},
 // waits for the line "go", answers {"go":true}, prints {"event":"boot",…} per Pi and
 // {"event":"done",…} at the end, then exits.
+import { appendFileSync } from 'node:fs'
 import { createSocket, type Socket } from 'node:dgram'
 import { createHash } from 'node:crypto'
 import { execFile } from 'node:child_process'
@@ -305,6 +306,7 @@ async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort, r: BootResu
         }
         if (out.kind !== 'failed' || attempt >= fileRetries) return out
         r.retries++
+        if (process.env.STORM_DEBUG) appendFileSync(process.env.STORM_DEBUG, `retry ${pi.mac} ${name}: ${out.why}\n`) // a file: the fixture keeps only the tail of stderr
       }
     }
     // the EEPROM stage; a failed network boot starts over after 5 s (BOOT_ORDER loops), up to bootAttempts

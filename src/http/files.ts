@@ -1,5 +1,6 @@
-// GET/HEAD /files/<root>/<path>: kernels, initrds, ISOs, firmware, iPXE binaries. Streams from disk
-// (never buffers a whole file) with Range (single range), HEAD, ETag, Last-Modified and conditional
+// GET/HEAD /files/<root>/<path>: kernels, initrds, ISOs, firmware, iPXE binaries. Files up to
+// CACHE_MAX_FILE are served from one shared copy in memory (src/files/cache.ts: a rack of Pis asks
+// for the same kernel and initrd at once), larger ones stream from disk, with Range (single range), HEAD, ETag, Last-Modified and conditional
 // requests. Jailed (src/net/jail.ts): no `..`, no absolute paths, no NUL, backslashes or control
 // characters, and symlinks must resolve inside their root (realpath check).
 import { createReadStream } from 'node:fs'
@@ -9,9 +10,18 @@ import { Router, type Request, type Response } from 'express'
 import type { Logger } from '../log.js'
 import { checkSegment, JailError, resolveInRoot } from '../net/jail.js'
 import { clientIp } from './client-ip.js'
+import { FileCache } from '../files/cache.js'
 
-/** read-ahead per download: small, so a few hundred slow readers hold a few MB, not hundreds */
-export const FILE_CHUNK = 64 * 1024
+/**
+ * read-ahead per streamed download: 256 KiB (64 KiB cost a 200-Pi storm twice the time in syscalls
+ * and callbacks); 256 connections at most (connection-limit.ts) hold 64 MiB at worst
+ */
+export const FILE_CHUNK = 256 * 1024
+/** files up to this size are served from memory, at most CACHE_MAX_TOTAL of them at once */
+export const CACHE_MAX_FILE = 64 * 1024 * 1024
+export const CACHE_MAX_TOTAL = 128 * 1024 * 1024
+/** a write from a cached file: no allocation, the socket holds a view of the shared copy */
+const WRITE_CHUNK = 1024 * 1024
 
 export interface ServedFile {
   ip: string
@@ -30,6 +40,28 @@ export interface FilesRouterDeps {
   onServed?: (f: ServedFile) => void
   /** idle timeout of a transfer; default 60 s */
   idleTimeoutMs?: number
+  /** in-memory copies of files in demand; default one of CACHE_MAX_FILE / CACHE_MAX_TOTAL; null: always stream */
+  cache?: FileCache | null
+}
+
+/** Writes `data` with backpressure; rejects when the connection closes first. */
+async function sendBuffer(res: Response, data: Buffer): Promise<void> {
+  for (let o = 0; o < data.length; o += WRITE_CHUNK) {
+    if (res.destroyed) throw new Error('connection closed')
+    if (res.write(data.subarray(o, Math.min(o + WRITE_CHUNK, data.length)))) continue
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        res.off('drain', onDrain)
+        res.off('close', onClose)
+        if (err) reject(err); else resolve()
+      }
+      const onDrain = (): void => done()
+      const onClose = (): void => done(new Error('connection closed'))
+      res.on('drain', onDrain)
+      res.on('close', onClose)
+    })
+  }
+  await new Promise<void>((resolve) => res.end(resolve))
 }
 
 /** Decodes and checks the segments of a request path; throws JailError for anything suspicious. */
@@ -94,6 +126,7 @@ function notModified(req: Request, etag: string, mtimeMs: number): boolean {
 export function createFilesRouter(deps: FilesRouterDeps): Router {
   const router = Router()
   const idle = deps.idleTimeoutMs ?? 60_000
+  const cache = deps.cache === undefined ? new FileCache(CACHE_MAX_FILE, CACHE_MAX_TOTAL) : deps.cache
 
   async function handle(req: Request, res: Response): Promise<void> {
     let file: string
@@ -152,7 +185,9 @@ export function createFilesRouter(deps: FilesRouterDeps): Router {
       deps.log.error({ err: (err as Error).message }, 'files: onServed hook failed')
     }
     try {
-      await pipeline(createReadStream(file, { start, end, highWaterMark: FILE_CHUNK }), res)
+      const data = await cache?.get(file, st.size, st.mtimeMs)
+      if (data) await sendBuffer(res, data.subarray(start, end + 1))
+      else await pipeline(createReadStream(file, { start, end, highWaterMark: FILE_CHUNK }), res)
     } catch (err) {
       deps.log.debug({ path: relPath, err: (err as Error).message }, 'file transfer aborted')
       if (!res.destroyed) res.destroy()

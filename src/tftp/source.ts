@@ -1,7 +1,7 @@
 // Where a transfer's bytes come from: memory (generated files, cached hot files) or a file streamed
 // from disk in large read-ahead chunks (netascii files: netascii.ts). A session asks `ensure()` for the
 // byte range of the window it is about to send, then takes the blocks with `slice()`.
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { NetasciiFileSource, netasciiSize, type NetasciiSizes } from './netascii.js'
 import { readAt } from './read.js'
 
@@ -62,64 +62,6 @@ export class FileSource implements ByteSource {
 }
 
 export { toNetascii } from './netascii.js'
-
-interface CacheEntry { key: string; data: Buffer }
-
-/**
- * Whole small files kept in memory (the same start4.elf for fifty Pis). An entry is valid only
- * for the exact (path, size, mtime, inode) it was read with, so a changed file is read again.
- */
-export class FileCache {
-  private readonly entries = new Map<string, CacheEntry>()
-  private readonly loading = new Map<string, Promise<Buffer | null>>()
-  private total = 0
-  hits = 0
-  misses = 0
-  constructor(readonly maxFileBytes: number, readonly maxTotalBytes: number) {}
-
-  get bytes(): number { return this.total }
-
-  /** The file's bytes if it is small enough to cache (loading it once), else null. */
-  async get(path: string, size: number, mtimeMs: number): Promise<Buffer | null> {
-    if (size > this.maxFileBytes || this.maxTotalBytes <= 0) return null
-    const st = await stat(path)
-    const key = `${st.size}:${st.mtimeMs}:${st.ino}`
-    if (st.size !== size || st.mtimeMs !== mtimeMs) return null
-    const hit = this.entries.get(path)
-    if (hit && hit.key === key) {
-      this.entries.delete(path)
-      this.entries.set(path, hit) // LRU order
-      this.hits++
-      return hit.data
-    }
-    const pending = this.loading.get(`${path}\0${key}`)
-    if (pending) return await pending
-    this.misses++
-    const p = this.load(path, key, size).finally(() => this.loading.delete(`${path}\0${key}`))
-    this.loading.set(`${path}\0${key}`, p)
-    return await p
-  }
-
-  private async load(path: string, key: string, size: number): Promise<Buffer | null> {
-    const data = await readFile(path)
-    const after = await stat(path)
-    if (data.length !== size || `${after.size}:${after.mtimeMs}:${after.ino}` !== key) return null // changed while reading
-    this.drop(path)
-    this.entries.set(path, { key, data })
-    this.total += data.length
-    for (const [p, e] of this.entries) {
-      if (this.total <= this.maxTotalBytes) break
-      this.entries.delete(p)
-      this.total -= e.data.length
-    }
-    return data
-  }
-
-  private drop(path: string): void {
-    const old = this.entries.get(path)
-    if (old) { this.entries.delete(path); this.total -= old.data.length }
-  }
-}
 
 export async function openFileSource(path: string, chunk: number): Promise<FileSource> {
   const fh = await open(path, 'r')

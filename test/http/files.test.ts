@@ -158,4 +158,27 @@ t.test('files: 100 MB over curl', async (t) => {
     const r = await curl(['--path-as-is', '-o', '/dev/null', '-w', '%{http_code}', h.baseUrl + '/files/images/%ff'])
     t.equal(r.stdout, '400', 'undecodable path')
   })
+
+  await t.test('a file in demand is served from one copy in memory, and a changed one is read again', async (t) => {
+    const kernel = join(images, 'vmlinuz')
+    const v1 = randomBytes(20 * 1024 * 1024)
+    writeFileSync(kernel, v1)
+    const kurl = `${h.baseUrl}/files/images/vmlinuz`
+    const outs = Array.from({ length: 8 }, (_, i) => join(h.dir, `k${i}.bin`))
+    const rs = await Promise.all(outs.map((o) => curl(['-o', o, '-w', '%{http_code}', kurl])))
+    t.same(rs.map((r) => r.stdout), outs.map(() => '200'), '8 downloads at once')
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+    for (const o of outs) t.equal(sha(readFileSync(o)), sha(v1), `${o}: byte-exact`)
+    let r = await curl(['-r', '5000000-5999999', '-o', outs[0]!, '-w', '%{http_code}', kurl])
+    t.equal(r.stdout, '206')
+    t.same(readFileSync(outs[0]!), v1.subarray(5_000_000, 6_000_000), 'a range of the cached copy')
+    // a client that goes away mid-download does not disturb the next one
+    r = await curl(['--limit-rate', '1M', '--max-time', '1', '-o', '/dev/null', kurl])
+    t.not(r.code, 0, 'the slow client was cut off by its own --max-time')
+    const v2 = randomBytes(20 * 1024 * 1024)
+    writeFileSync(kernel, v2) // same size, new bytes and mtime
+    r = await curl(['-o', outs[1]!, '-w', '%{http_code}', kurl])
+    t.equal(r.stdout, '200')
+    t.equal(sha(readFileSync(outs[1]!)), sha(v2), 'the new content, not the cached old one')
+  })
 })
