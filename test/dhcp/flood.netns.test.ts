@@ -20,12 +20,12 @@ const RATE_TOTAL = 1200
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** busybox udhcpc, one lease then exit: up to 5 DISCOVERs 2 s apart (its own retries) */
-async function udhcpc(lab: Lab, host: string): Promise<{ lease: string | null; ms: number; out: string }> {
+async function udhcpc(lab: Lab, host: string): Promise<{ lease: string | null; ms: number; at: number; out: string }> {
   const t0 = Date.now()
   const r = await lab.exec(host, ['busybox', 'udhcpc', '-n', '-q', '-f', '-i', 'net0', '-s', '/bin/true', '-t', '5', '-T', '2'], { timeoutMs: 30_000 })
   const out = r.stdout + r.stderr
   const lease = r.code === 0 ? /lease of (\S+) obtained/.exec(out)?.[1] ?? null : null
-  return { lease, ms: Date.now() - t0, out }
+  return { lease, ms: Date.now() - t0, at: Date.now(), out }
 }
 
 t.test('a random-MAC DISCOVER flood does not starve real clients (busybox udhcpc) nor a configured machine', { skip: !isRoot() && 'needs root' }, async (t) => {
@@ -56,6 +56,9 @@ t.test('a random-MAC DISCOVER flood does not starve real clients (busybox udhcpc
   t.ok(e.lease !== l.lease, 'two different addresses')
   for (const x of [e.lease, l.lease]) t.match(x ?? '', /^10\.77\.0\.(1[0-4]\d|150)$/, 'from the pool')
   t.ok(l.ms < 15_000 && e.ms < 15_000, 'within udhcpc\'s own retries')
+  // the attacker started after t0 and sends its last DISCOVER about a second before it reports done
+  const floodEnd = t0 + Number(done.ms) - 1000
+  for (const [name, x] of [['early', e], ['late', l], ['configured', p]] as const) t.ok(x.at < floodEnd, `${name} client served while the flood was still running (${floodEnd - x.at} ms before its end)`)
   t.ok(Number(done.sent) >= COUNT * 0.9, `the flood ran: ${done.sent} DISCOVERs in ${done.ms} ms`)
   t.ok(floodMs < 40_000, 'the flood is bounded in time')
   t.ok((statsDuring.dropped['rate-limited-total'] ?? 0) > 1000, `the overall bucket cut the flood (${JSON.stringify(statsDuring.dropped)}, ${statsDuring.sent.offer} offers, ${statsDuring.sent.ack} acks)`)
