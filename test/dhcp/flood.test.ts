@@ -81,7 +81,7 @@ t.test('guard: lanes for offer answers, configured machines and returning client
   const limits: DhcpLimits = { ...DEFAULT_DHCP_LIMITS, ratePerClient: 5, rateTotal: 20 } // returning: 2 a minute
   const g = new RequestGuard(limits, '10.0.0.0/24', 0)
   const stranger = (i: number): Asker => ({ key: `mac:${mac(i)}`, mac: mac(i), known: false, answersOffer: false })
-  for (let i = 0; i < 20; i++) t.equal(g.admit(stranger(i), 0), 'ok', undefined, { diagnostic: false })
+  for (let i = 0; i < 20; i++) t.equal(g.admit(stranger(i), 0), 'ok', `stranger ${i}`)
   t.equal(g.admit(stranger(100), 0), 'rate-limited-total', 'a new MAC once the overall bucket is empty')
   t.equal(g.admit({ ...stranger(100), answersOffer: true }, 0), 'ok', 'a REQUEST answering our offer costs no overall allowance')
   t.equal(g.admit(stranger(101), 0), 'rate-limited-total')
@@ -93,7 +93,7 @@ t.test('guard: lanes for offer answers, configured machines and returning client
   for (let i = 0; i < 5; i++) t.equal(g.admit(knownPi, 0), 'ok', `configured machine, packet ${i + 1}`)
   t.equal(g.admit(knownPi, 0), 'rate-limited-client', 'its own per-client limit still applies')
   // the same configured MAC with invented client ids: one per-MAC allowance, then the (empty) overall one
-  for (let i = 0; i < 5; i++) t.equal(g.admit({ ...knownPi, key: `id:spoof${i}` }, 0), 'rate-limited-known', undefined, { diagnostic: false })
+  for (let i = 0; i < 5; i++) t.equal(g.admit({ ...knownPi, key: `id:spoof${i}` }, 0), 'rate-limited-known', `spoofed client id ${i}`)
   const offerSpam = { ...stranger(200), answersOffer: true }
   for (let i = 0; i < 5; i++) g.admit(offerSpam, 0)
   t.equal(g.admit(offerSpam, 0), 'rate-limited-client', 'answers to offers are still limited per client')
