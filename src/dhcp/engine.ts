@@ -9,7 +9,7 @@ import { DEFAULT_DHCP_LIMITS, RequestGuard, type DhcpLimits } from './guard.js'
 import { inSubnet, type Subnet } from '../net/ipv4.js'
 import { LeaseTable, MemoryLeaseStore, clientKey, type LeaseStore, type PoolConfig } from './leases.js'
 import { BOOTREQUEST, DecodeError, EncodeError, Opt, decodePacket, encodePacket, messageTypeName, optIp, optU8, type DhcpPacket } from './packet.js'
-import type { DhcpPolicy } from './policy.js'
+import { isKnownMachine, type DhcpPolicy } from './policy.js'
 import { ProxyMode, type ProxyOutcome } from './proxy.js'
 import { echoRelayInfo, maxReplySize, type Destination } from './replies.js'
 
@@ -189,7 +189,13 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     const client = classify(p)
     // proxy mode never answers plain clients: their traffic (the whole LAN's DHCP) costs no allowance
     if (this.full || client.netboot) {
-      const verdict = this.guard.admit(clientKey(client.mac, client.clientId), this.now())
+      const asker = {
+        key: clientKey(client.mac, client.clientId),
+        mac: client.mac,
+        known: isKnownMachine(this.o.policy, client.mac),
+        answersOffer: this.full?.answersOffer(p, type, client) ?? false,
+      }
+      const verdict = this.guard.admit(asker, this.now())
       if (verdict !== 'ok') return this.drop(verdict, from, client.mac)
     }
     const base = this.eventBase(p, client, port)

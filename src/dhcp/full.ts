@@ -5,7 +5,7 @@ import type { ClassifiedClient } from './classify.js'
 import { broadcastOf, inSubnet, intToIp, ipToInt, parseIPv4 } from '../net/ipv4.js'
 import { LeaseTable, buildPool, clientKey, inRange, type Lease, type Pool, type PoolConfig } from './leases.js'
 import { MessageType, Opt, ipBytes, optIp, optString, u32, type DhcpPacket } from './packet.js'
-import type { DhcpPolicy } from './policy.js'
+import { isKnownMachine, type DhcpPolicy } from './policy.js'
 import { addBootOptions, baseReply, destinationFor, type BootSummary, type Destination } from './replies.js'
 
 export type FullOutcome =
@@ -88,15 +88,27 @@ export class FullMode {
     return { kind: 'reply', reply, dest, type: 'nak', ip: null, boot: null, commit: false }
   }
 
-  /** May an unknown client be given a new address in this pool (the share they hold is below its cap)? */
-  private unknownMayTake(pool: Pool, now: number): boolean {
+  /**
+   * May an unknown client be given a new address in this pool (the share they hold is below its
+   * cap)? An offer on `except` is not counted (binding that address drops it).
+   */
+  private unknownMayTake(pool: Pool, now: number, except?: number): boolean {
     const size = pool.last - pool.first + 1
     const cap = Math.floor(size * (this.o.unknownShare ?? 1))
-    return this.table.heldIn(pool, now, (mac) => !this.isKnown(mac)) < cap
+    return this.table.heldIn(pool, now, this.isUnknown, except) < cap
   }
 
   private isKnown(mac: string): boolean {
-    return this.o.policy.isKnown?.(mac) ?? this.o.policy.reservationFor(mac) !== null
+    return isKnownMachine(this.o.policy, mac)
+  }
+
+  private readonly isUnknown = (mac: string): boolean => !this.isKnown(mac)
+
+  /** Is this a REQUEST (SELECTING, naming us) for the address we last offered this client? */
+  answersOffer(req: DhcpPacket, type: number, client: ClassifiedClient): boolean {
+    if (type !== MessageType.REQUEST || optIp(req, Opt.SERVER_ID) !== this.o.serverAddress) return false
+    const requested = optIp(req, Opt.REQUESTED_IP)
+    return requested !== undefined && this.table.lastOfferOf(clientKey(client.mac, client.clientId)) === ipToInt(requested)
   }
 
   /** @param src where the datagram came from (a RELEASE must come from the address it releases) */
@@ -118,9 +130,15 @@ export class FullMode {
           if (!this.table.availableTo(myReservation, key, now)) return { kind: 'drop', reason: 'reserved-address-in-use' }
           ip = myReservation
         } else {
-          ip = this.table.choose(pool, key, optIp(req, Opt.REQUESTED_IP) ?? null, now, reserved)
-          // an unknown client gets a new address only while unknown clients hold less than their share
-          if (ip !== null && !known && !this.table.holds(key, ip, now) && !this.unknownMayTake(pool, now)) return { kind: 'drop', reason: 'unknown-share-exhausted' }
+          // a configured machine may take back anyone's un-requested offer, an unknown client only
+          // another unknown client's
+          ip = this.table.choose(pool, key, optIp(req, Opt.REQUESTED_IP) ?? null, now, reserved, known ? () => true : this.isUnknown)
+          // an unknown client gets a new address only while unknown clients hold less than their
+          // share; at the cap it may take back the oldest offer to another unknown client
+          if (ip !== null && !known && !this.table.holds(key, ip, now) && !this.unknownMayTake(pool, now)) {
+            ip = this.table.oldestOffer(pool, key, now, reserved, this.isUnknown)
+            if (ip === null) return { kind: 'drop', reason: 'unknown-share-exhausted' }
+          }
         }
         if (ip === null) return { kind: 'drop', reason: 'pool-exhausted' }
         this.table.offer(ip, key, client.mac, now)
@@ -142,11 +160,17 @@ export class FullMode {
         const lease = this.table.leaseOf(key)
         const known = lease !== undefined && lease.ip === requested && lease.state !== 'declined'
         if (serverId !== undefined) {
-          // SELECTING: the address must be the one we offered (or still hold) for this client
-          // (an offer past its short hold still counts while nobody else took the address)
-          const ok = (this.table.lastOfferOf(key) === n || known) && this.table.availableTo(n, key, now) &&
-            (myReservation === null || myReservation === n) && (inRange(pool, n) || myReservation === n)
-          if (!ok) return this.nak(req, 'address not offered to you')
+          // SELECTING: the address must be the one we offered (or still hold) for this client and
+          // bound to nobody else. An offer past its hold, or taken back for another client that has
+          // not REQUESTed it yet, still counts: the first REQUEST wins, within the unknown share.
+          const ok = (this.table.lastOfferOf(key) === n || known) && this.table.grantable(n, key, now) &&
+            (myReservation === null || myReservation === n) && (inRange(pool, n) || myReservation === n) &&
+            (myReservation === n || !reserved(requested))
+          const withinShare = known || this.table.offeredTo(key, n, now) || this.isKnown(client.mac) || this.unknownMayTake(pool, now, n)
+          if (!ok || !withinShare) {
+            this.table.withdrawOffers(key)
+            return this.nak(req, ok ? 'no address for unknown clients' : 'address not offered to you')
+          }
         } else {
           // INIT-REBOOT / RENEWING / REBINDING
           if (!inSubnet(n, pool.net)) return this.nak(req, 'wrong network')

@@ -107,9 +107,16 @@ interface Offer { key: string; mac: string; expiresAt: number }
 /**
  * How long an OFFER keeps its address from others. Short: clients REQUEST within seconds, and a
  * flood of DISCOVERs with invented MACs holds addresses only this long (a late REQUEST for the
- * address is still granted while nobody else took it).
+ * address is still granted while nobody else took it). Offers are soft even within the hold: when
+ * no address is free, the oldest un-requested offer is taken back (`oldestOffer`), and a REQUEST
+ * for an address that is only offered to someone else is granted (first REQUEST wins).
  */
 export const OFFER_HOLD_MS = 10_000
+/**
+ * Clients whose last offer is remembered (so their REQUEST is recognised after the offer was taken
+ * back or lapsed), at most this many besides the standing offers; the oldest are forgotten first.
+ */
+export const MAX_OFFER_MEMORY = 4096
 const DECLINE_HOLD_MS = 600_000
 
 export function clientKey(mac: string, clientId: string | null): string {
@@ -152,22 +159,30 @@ export class LeaseTable {
 
   /** Is this address usable by this client right now (no one else holds it, it is not declined)? */
   availableTo(ip: number, key: string, now: number): boolean {
-    const l = this.byIp.get(ip)
-    if (l) {
-      if (l.state === 'declined') return l.expiresAt <= now
-      if (clientKey(l.mac, l.clientId) !== key && l.state === 'bound' && l.expiresAt > now) return false
-    }
+    if (!this.grantable(ip, key, now)) return false
     const o = this.offers.get(ip)
     if (o && o.key !== key && o.expiresAt > now) return false
     return true
   }
 
   /**
-   * Picks an address for a DISCOVER: the client's previous address, else the requested one, else a
-   * never-used one, else the one whose lease ended longest ago. `reserved` says whether an address
-   * belongs to another machine's reservation.
+   * May this client be bound to this address (no one else's unexpired lease, not declined)? Offers
+   * to others do not count: the first REQUEST wins.
    */
-  choose(pool: Pool, key: string, requested: string | null, now: number, reserved: (ip: string) => boolean): number | null {
+  grantable(ip: number, key: string, now: number): boolean {
+    const l = this.byIp.get(ip)
+    if (!l) return true
+    if (l.state === 'declined') return l.expiresAt <= now
+    return clientKey(l.mac, l.clientId) === key || l.state !== 'bound' || l.expiresAt <= now
+  }
+
+  /**
+   * Picks an address for a DISCOVER: the client's previous address, else the requested one, else a
+   * never-used one, else the one whose lease ended longest ago, else the oldest offer to a client
+   * `mayReclaim` accepts (by MAC) that nobody requested. `reserved` says whether an address belongs
+   * to another machine's reservation.
+   */
+  choose(pool: Pool, key: string, requested: string | null, now: number, reserved: (ip: string) => boolean, mayReclaim: (mac: string) => boolean): number | null {
     for (const mine of [this.byKey.get(key), this.offerByKey.get(key)]) {
       if (mine !== undefined && inRange(pool, mine) && this.availableTo(mine, key, now) && !reserved(intToIp(mine))) return mine
     }
@@ -193,16 +208,41 @@ export class LeaseTable {
       if (!inRange(pool, n) || l.expiresAt > now || !this.availableTo(n, key, now) || reserved(l.ip)) continue
       if (!best || l.expiresAt < best.expiresAt) best = l
     }
-    return best ? ipToInt(best.ip) : null
+    return best ? ipToInt(best.ip) : this.oldestOffer(pool, key, now, reserved, mayReclaim)
   }
 
+  /**
+   * The pool's oldest standing offer (to another client whose MAC `mayReclaim` accepts, on an
+   * address not bound to anyone and not reserved), to be taken back for a new client; or null.
+   */
+  oldestOffer(pool: Pool, key: string, now: number, reserved: (ip: string) => boolean, mayReclaim: (mac: string) => boolean): number | null {
+    for (const [n, o] of this.offers) { // oldest first: offer() re-inserts
+      if (!inRange(pool, n) || o.key === key || !mayReclaim(o.mac) || !this.grantable(n, key, now) || reserved(intToIp(n))) continue
+      return n
+    }
+    return null
+  }
+
+  /**
+   * Offers `ip` to this client (its previous standing offer is dropped). An offer standing there for
+   * another client is taken back; that client's REQUEST for it may still win (lastOfferOf).
+   */
   offer(ip: number, key: string, mac: string, now: number): void {
     const prev = this.offerByKey.get(key)
-    if (prev !== undefined && prev !== ip) this.offers.delete(prev)
+    if (prev !== undefined && prev !== ip && this.offers.get(prev)?.key === key) this.offers.delete(prev)
+    this.offers.delete(ip)
     this.offers.set(ip, { key, mac, expiresAt: now + OFFER_HOLD_MS })
+    this.offerByKey.delete(key)
     this.offerByKey.set(key, ip)
     if (this.offers.size > 4096) {
       for (const [n, o] of this.offers) if (o.expiresAt <= now) this.dropOffer(n)
+    }
+    if (this.offerByKey.size > MAX_OFFER_MEMORY) {
+      // forget the oldest memories of offers that no longer stand (standing ones are bounded by the pools)
+      for (const [k, n] of this.offerByKey) {
+        if (this.offerByKey.size <= MAX_OFFER_MEMORY) break
+        if (this.offers.get(n)?.key !== k) this.offerByKey.delete(k)
+      }
     }
   }
 
@@ -213,7 +253,7 @@ export class LeaseTable {
     if (this.offerByKey.get(o.key) === ip) this.offerByKey.delete(o.key)
   }
 
-  /** the address last offered to this client, also when the offer's hold is over */
+  /** the address last offered to this client, also when the offer's hold is over or it was taken back */
   lastOfferOf(key: string): number | undefined {
     return this.offerByKey.get(key)
   }
@@ -225,8 +265,11 @@ export class LeaseTable {
     return this.offeredTo(key, ip, now)
   }
 
-  /** Addresses of the pool held (bound unexpired leases and offers in their hold) by clients whose MAC matches. */
-  heldIn(pool: Pool, now: number, match: (mac: string) => boolean): number {
+  /**
+   * Addresses of the pool held (bound unexpired leases and offers in their hold) by clients whose MAC
+   * matches; an offer on `except` is not counted (it goes when that address is bound).
+   */
+  heldIn(pool: Pool, now: number, match: (mac: string) => boolean, except?: number): number {
     let n = 0
     for (const [ip, l] of this.byIp) {
       if (inRange(pool, ip) && l.state === 'bound' && l.expiresAt > now && match(l.mac)) n++
@@ -234,7 +277,7 @@ export class LeaseTable {
     for (const [ip, o] of this.offers) {
       const l = this.byIp.get(ip)
       const leased = l !== undefined && l.state === 'bound' && l.expiresAt > now
-      if (inRange(pool, ip) && o.expiresAt > now && match(o.mac) && !leased) n++
+      if (inRange(pool, ip) && ip !== except && o.expiresAt > now && match(o.mac) && !leased) n++
     }
     return n
   }
@@ -244,10 +287,12 @@ export class LeaseTable {
     return o !== undefined && o.key === key && o.expiresAt > now
   }
 
-  /** the client took another server's offer */
+  /** the client took another server's offer, or was refused: its offer (and the memory of it) goes */
   withdrawOffers(key: string): void {
     const n = this.offerByKey.get(key)
-    if (n !== undefined) this.dropOffer(n)
+    if (n === undefined) return
+    if (this.offers.get(n)?.key === key) this.offers.delete(n)
+    this.offerByKey.delete(key)
   }
 
   bind(ip: number, mac: string, clientId: string | null, hostname: string | null, expiresAt: number): Lease {
@@ -257,7 +302,8 @@ export class LeaseTable {
       const old = this.byIp.get(prev)
       if (old && old.state !== 'declined') this.byIp.delete(prev)
     }
-    this.dropOffer(ip)
+    this.dropOffer(ip) // whoever it was offered to: the first REQUEST wins
+    this.withdrawOffers(key)
     const l: Lease = { ip: intToIp(ip), mac, clientId, hostname, state: 'bound', expiresAt }
     this.put(l)
     return l

@@ -44,6 +44,11 @@ export interface DefaultBootOptions {
   x64Loader?: 'ipxe.efi' | 'snponly.efi'
 }
 
+/** Is this MAC a configured machine (DhcpPolicy.isKnown; without it, one with a reservation)? */
+export function isKnownMachine(policy: DhcpPolicy, mac: string): boolean {
+  return policy.isKnown?.(mac) ?? policy.reservationFor(mac) !== null
+}
+
 /** The default boot file paths, relative to the TFTP root / under `/files/firmware/` over HTTP. */
 export const DEFAULT_FILES = {
   arm64Ipxe: 'ipxe/snp-arm64.efi',
