@@ -53,7 +53,7 @@ export interface TftpLimits {
 export const DEFAULT_LIMITS: TftpLimits = {
   maxSessions: 512,
   maxSessionsPerClient: 128,
-  maxPendingSessions: 64,
+  maxPendingSessions: 256,
   maxPendingPerClient: 8,
   preAckMaxSends: 4,
   preAckTimeoutMs: 15000,
