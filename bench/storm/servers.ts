@@ -1,7 +1,6 @@
 // The servers under the boot storm, each in the lab's server namespace: bootlab (`bootlab serve`,
 // full DHCP, one machine per Pi) and the reference, dnsmasq (DHCP + TFTP) with nginx (HTTP),
 // configured to serve the same files the same way. Plus the synthesized files both serve.
-import { appendFileSync } from 'node:fs'
 import { mkdir, symlink, writeFile, readFile, rm } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
@@ -137,7 +136,6 @@ export async function startBootlab(lab: Lab, host: string, f: StormFiles, o: Boo
     for (const s of [child.stdout!, child.stderr!]) {
       createInterface({ input: s }).on('line', (l) => {
         log = (log + l + '\n').slice(-20_000)
-        if (process.env.STORM_DEBUG) appendFileSync(`${process.env.STORM_DEBUG}.server`, l + '\n')
         if (/bootlab running/.test(l)) resolve()
       })
     }
