@@ -354,73 +354,88 @@ async function bootOne(spec: ClientSpec, pi: PiSpec, port: DhcpPort, r: BootResu
       mark('firmware')
       return true
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (!await eeprom()) return r
-        break
-      } catch (err) {
-        if (attempt >= (spec.bootAttempts ?? 3) || r.wrongBytes > 0) throw err
-        r.restarts = (r.restarts ?? 0) + 1
-        await new Promise((res) => setTimeout(res, 5000))
+    // whole netboots: a failed EEPROM stage starts over after 5 s (BOOT_ORDER), a failed iPXE stage
+    // as its script says (bootlab's: sleep 30, reboot), up to bootAttempts in all
+    for (let boot = 1; ; boot++) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (!await eeprom()) return r
+          break
+        } catch (err) {
+          if (attempt >= (spec.bootAttempts ?? 3) || r.wrongBytes > 0) throw err
+          r.restarts = (r.restarts ?? 0) + 1
+          await new Promise((res) => setTimeout(res, 5000))
+        }
       }
-    }
 
-    // 3. pftf UEFI PXE: DHCP arch 11, the loader over TFTP (size probe, then the download)
-    const u = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))
-    const uxid = randXid()
-    u.xid = uxid
-    withChaddr(u, pi.mac)
-    const uack = await dora(port, u, (offer) => {
-      const q = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))
-      q.xid = uxid
-      withChaddr(q, pi.mac)
-      q.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.REQUEST]))
-      q.options.set(Opt.REQUESTED_IP, ipBytes(offer.yiaddr))
-      q.options.set(Opt.SERVER_ID, ipBytes(optIp(offer, Opt.SERVER_ID) ?? offer.siaddr))
-      return q
-    }, 45_000)
-    if (uack.yiaddr !== ip) { await ensureAddress(spec.ifname, uack.yiaddr) }
-    const loader = (uack.options.get(Opt.BOOTFILE)?.toString('latin1') ?? uack.file.toString('latin1')).replace(/\0+$/, '')
-    if (!loader) throw new Error('UEFI DHCP: no boot file')
-    const loaderServer = uack.siaddr !== '0.0.0.0' ? uack.siaddr : tftpServer
-    const lp = await fetch(loader, undefined, { probe: true, server: loaderServer })
-    if (lp.kind !== 'probed') throw new Error(`${loader} size probe: ${lp.kind === 'failed' ? lp.why : lp.kind}`)
-    const lg = await fetch(loader, spec.manifest[loader.split('/').pop()!], { server: loaderServer })
-    if (lg.kind !== 'ok') throw new Error(`${loader}: ${lg.kind === 'failed' ? lg.why : lg.kind}`)
-    mark('loader')
+      // 3. pftf UEFI PXE: DHCP arch 11, the loader over TFTP (size probe, then the download)
+      const u = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))
+      const uxid = randXid()
+      u.xid = uxid
+      withChaddr(u, pi.mac)
+      const uack = await dora(port, u, (offer) => {
+        const q = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))
+        q.xid = uxid
+        withChaddr(q, pi.mac)
+        q.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.REQUEST]))
+        q.options.set(Opt.REQUESTED_IP, ipBytes(offer.yiaddr))
+        q.options.set(Opt.SERVER_ID, ipBytes(optIp(offer, Opt.SERVER_ID) ?? offer.siaddr))
+        return q
+      }, 45_000)
+      if (uack.yiaddr !== ip) { await ensureAddress(spec.ifname, uack.yiaddr) }
+      const loader = (uack.options.get(Opt.BOOTFILE)?.toString('latin1') ?? uack.file.toString('latin1')).replace(/\0+$/, '')
+      if (!loader) throw new Error('UEFI DHCP: no boot file')
+      const loaderServer = uack.siaddr !== '0.0.0.0' ? uack.siaddr : tftpServer
+      const lp = await fetch(loader, undefined, { probe: true, server: loaderServer })
+      if (lp.kind !== 'probed') throw new Error(`${loader} size probe: ${lp.kind === 'failed' ? lp.why : lp.kind}`)
+      const lg = await fetch(loader, spec.manifest[loader.split('/').pop()!], { server: loaderServer })
+      if (lg.kind !== 'ok') throw new Error(`${loader}: ${lg.kind === 'failed' ? lg.why : lg.kind}`)
+      mark('loader')
 
-    // 4. iPXE: DHCP with user class iPXE → script URL → kernel + initrd over HTTP
-    const xxid = randXid()
-    const ipxe = (): DhcpPacket => {
-      const x = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))
-      x.xid = xxid
-      withChaddr(x, pi.mac)
-      x.options.set(Opt.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00011:UNDI:003010'))
-      x.options.set(Opt.USER_CLASS, Buffer.from('iPXE'))
-      x.options.set(Opt.IPXE_ENCAP, Buffer.from([0x13, 0x01, 0x01]))
-      return x
-    }
-    const xack = await dora(port, ipxe(), (offer) => {
-      const q = ipxe()
-      q.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.REQUEST]))
-      q.options.set(Opt.REQUESTED_IP, ipBytes(offer.yiaddr))
-      q.options.set(Opt.SERVER_ID, ipBytes(optIp(offer, Opt.SERVER_ID) ?? offer.siaddr))
-      return q
-    }, 45_000)
-    const scriptUrl = (xack.options.get(Opt.BOOTFILE)?.toString('latin1') ?? xack.file.toString('latin1')).replace(/\0+$/, '')
-      .replace('${mac}', pi.mac).replace('${buildarch}', 'arm64').replace('${platform}', 'efi')
-    if (!scriptUrl.startsWith('http://')) throw new Error(`iPXE DHCP: boot file ${JSON.stringify(scriptUrl)} is no HTTP URL`)
-    const script = await httpGet(xack.yiaddr, scriptUrl, 30_000)
-    if (script.status !== 200 || !script.body) throw new Error(`boot script: HTTP ${script.status}`)
-    mark('script')
-    const urls = [...script.body.matchAll(/^(?:kernel|initrd)(?: --name \S+)? (http\S+)/gm)].map((m) => m[1]!)
-    if (urls.length < 2) throw new Error(`boot script names no kernel + initrd: ${script.body.slice(0, 200)}`)
-    for (const url of urls) {
-      const g = await httpGet(xack.yiaddr, url, 120_000)
-      if (g.status !== 200) throw new Error(`${url}: HTTP ${g.status}`)
-      r.bytes += g.bytes
-      const want = spec.manifest[new URL(url).pathname]
-      if (g.sha !== want) { r.wrongBytes++; throw new Error(`${url}: wrong bytes`) }
+      // 4. iPXE: DHCP with user class iPXE → script URL → kernel + initrd over HTTP
+      const xxid = randXid()
+      const ipxe = (): DhcpPacket => {
+        const x = decodePacket(vector('rpi4-edk2-uefi-pxe-discover'))
+        x.xid = xxid
+        withChaddr(x, pi.mac)
+        x.options.set(Opt.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00011:UNDI:003010'))
+        x.options.set(Opt.USER_CLASS, Buffer.from('iPXE'))
+        x.options.set(Opt.IPXE_ENCAP, Buffer.from([0x13, 0x01, 0x01]))
+        return x
+      }
+      const xack = await dora(port, ipxe(), (offer) => {
+        const q = ipxe()
+        q.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.REQUEST]))
+        q.options.set(Opt.REQUESTED_IP, ipBytes(offer.yiaddr))
+        q.options.set(Opt.SERVER_ID, ipBytes(optIp(offer, Opt.SERVER_ID) ?? offer.siaddr))
+        return q
+      }, 45_000)
+      const scriptUrl = (xack.options.get(Opt.BOOTFILE)?.toString('latin1') ?? xack.file.toString('latin1')).replace(/\0+$/, '')
+        .replace('${mac}', pi.mac).replace('${buildarch}', 'arm64').replace('${platform}', 'efi')
+      if (!scriptUrl.startsWith('http://')) throw new Error(`iPXE DHCP: boot file ${JSON.stringify(scriptUrl)} is no HTTP URL`)
+      const script = await httpGet(xack.yiaddr, scriptUrl, 30_000)
+      if (script.status !== 200 || !script.body) throw new Error(`boot script: HTTP ${script.status}`)
+      mark('script')
+      const urls = [...script.body.matchAll(/^(?:kernel|initrd)(?: --name \S+)? (http\S+)/gm)].map((m) => m[1]!)
+      if (urls.length < 2) throw new Error(`boot script names no kernel + initrd: ${script.body.slice(0, 200)}`)
+      try {
+        for (const url of urls) {
+          const g = await httpGet(xack.yiaddr, url, 120_000)
+          if (g.status !== 200) throw new Error(`${url}: HTTP ${g.status}`)
+          r.bytes += g.bytes
+          const want = spec.manifest[new URL(url).pathname]
+          if (g.sha !== want) { r.wrongBytes++; throw new Error(`${url}: wrong bytes`) }
+        }
+      } catch (err) {
+        // iPXE runs the script's failure branch: bootlab's sleeps and reboots (the Pi netboots again),
+        // dnsmasq's reference script drops to a shell (final)
+        const reboot = /^:failed$[\s\S]*?^sleep (\d+)$[\s\S]*?^reboot$/m.exec(script.body)
+        if (!reboot || boot >= (spec.bootAttempts ?? 3) || r.wrongBytes > 0) throw err
+        r.restarts = (r.restarts ?? 0) + 1
+        await new Promise((res) => setTimeout(res, Number(reboot[1]) * 1000))
+        continue
+      }
+      break
     }
     mark('http')
     r.ok = true
