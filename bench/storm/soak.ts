@@ -21,6 +21,8 @@ const PIS = 30
  * src/machines/mint-limit.ts); the same 30 Pis every 15 s were refused from round 5 on (429)
  */
 const SETS = 5
+/** a round starts at least this long after the previous one (5 sets: each Pi every ≥ 75 s) */
+const ROUND_MIN_MS = 15_000
 const MAX_ROUNDS = 500
 
 export function parseDuration(s: string): number {
@@ -48,6 +50,7 @@ async function main(): Promise<number> {
     const t0 = Date.now()
     try {
       while (Date.now() - t0 < duration && rounds.length < MAX_ROUNDS) {
+        const roundStart = Date.now()
         await resetClients(s)
         const set = { ...f, pis: f.pis.slice((rounds.length % SETS) * PIS, (rounds.length % SETS + 1) * PIS) }
         const r = summarize(await runStorm(s, { files: set, n: PIS, spreadMs: 1000, bootTimeoutMs: 120_000 }))
@@ -56,6 +59,8 @@ async function main(): Promise<number> {
         const round: Round = { round: rounds.length + 1, ok: r.ok, n: r.n, wrong: r.wrongBytes, p95: r.p95, rssKb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0), fds: (await readdir(`/proc/${pid}/fd`)).length }
         rounds.push(round)
         console.error(`soak round ${round.round}: ${round.ok}/${round.n} ok, p95 ${(round.p95 / 1000).toFixed(2)} s, RSS ${(round.rssKb / 1024).toFixed(1)} MiB, ${round.fds} fds${r.errors.length ? ` (${r.errors.join('; ')})` : ''}`)
+        const rest = roundStart + ROUND_MIN_MS - Date.now()
+        if (rest > 0 && Date.now() - t0 + rest < duration) await new Promise((res) => setTimeout(res, rest))
       }
     } finally {
       await srv.stop()
@@ -81,7 +86,7 @@ async function main(): Promise<number> {
   const section = [
     '## Soak (boot storms in a loop)',
     '',
-    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run soak -- ${arg}\`: ${rounds.length} rounds of ${PIS} Pis (kernel 2 MB + initrd 6 MB; ${SETS} sets of ${PIS} configured Pis take turns, so each Pi netboots about once a minute) against one \`bootlab serve\`; RSS and open descriptors of bootlab 2 s after each round.`,
+    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run soak -- ${arg}\`: ${rounds.length} rounds of ${PIS} Pis (kernel 2 MB + initrd 6 MB; ${SETS} sets of ${PIS} configured Pis take turns, a round every ≥ 15 s, so each Pi netboots about once every 75 s) against one \`bootlab serve\`; RSS and open descriptors of bootlab 2 s after each round.`,
     '',
     `Rounds ${head.map((r) => r.round).join(', ')} → last ${tail.map((r) => r.round).join(', ')} (medians): RSS ${(rss0 / 1024).toFixed(1)} → ${(rss1 / 1024).toFixed(1)} MiB, descriptors ${fd0} → ${fd1}. Verdict: **${verdict}**.`,
     '',
