@@ -13,8 +13,8 @@ import { startFixture, tsxArgv } from '../src/lab/fixture.js'
 /** the DHCP fixture server the netns tests use (src/lab/fixture.ts protocol) */
 const DHCP_FIXTURE = fileURLToPath(new URL('../test/dhcp/fixtures/server.ts', import.meta.url))
 
-const SERVER_IP = '10.78.0.1'
-const CLIENT_IP = '10.78.0.2'
+export const SERVER_IP = '10.78.0.1'
+export const CLIENT_IP = '10.78.0.2'
 /** simulated client counts: a small lab, and a lease table big enough to show how each server scales */
 const CLIENT_COUNTS = [200, 5000]
 const SECONDS = 5
@@ -24,7 +24,7 @@ const MAX_RATE = 20000
 const AVALANCHE_CLIENTS = 200
 const AVALANCHE_RUNS = 5
 
-interface PerfResult {
+export interface PerfResult {
   rate: number
   doSent: number
   doReceived: number
@@ -47,7 +47,7 @@ function num(text: string, re: RegExp): number {
   return m ? Number(m[1]) : NaN
 }
 
-function parsePerfdhcp(out: string): PerfResult {
+export function parsePerfdhcp(out: string): PerfResult {
   const [doPart = '', raPart = ''] = out.split('***Statistics for: REQUEST-ACK***')
   return {
     rate: num(out, /Rate: ([\d.]+) 4-way exchanges\/second/),
@@ -105,7 +105,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-async function readdress(lab: Lab): Promise<void> {
+export async function readdress(lab: Lab): Promise<void> {
   for (const [h, ip] of [['srv', `${SERVER_IP}/16`], ['cli', `${CLIENT_IP}/16`]] as const) {
     await lab.exec(h, ['ip', 'addr', 'flush', 'dev', 'net0'])
     const r = await lab.exec(h, ['ip', 'addr', 'add', ip, 'dev', 'net0'])
@@ -113,7 +113,7 @@ async function readdress(lab: Lab): Promise<void> {
   }
 }
 
-async function stopChild(c: ChildProcess): Promise<void> {
+export async function stopChild(c: ChildProcess): Promise<void> {
   if (c.exitCode !== null || c.signalCode !== null) return
   const done = new Promise((r) => c.once('exit', r))
   c.kill('SIGTERM')
@@ -123,7 +123,7 @@ async function stopChild(c: ChildProcess): Promise<void> {
 
 type Starter = () => Promise<() => Promise<void>>
 
-async function perfdhcp(lab: Lab, rate: number, clients: number): Promise<PerfResult> {
+export async function perfdhcp(lab: Lab, rate: number, clients: number): Promise<PerfResult> {
   const r = await lab.exec('cli', ['perfdhcp', '-4', '-l', CLIENT_IP, '-r', String(rate), '-R', String(clients), '-p', String(SECONDS), '-W', '500000', SERVER_IP], { timeoutMs: (SECONDS + 30) * 1000 })
   const res = parsePerfdhcp(r.stdout)
   if (Number.isNaN(res.rate)) throw new Error(`perfdhcp failed (${r.code}): ${r.stdout.slice(-500)} ${r.stderr.slice(-500)}`)

@@ -258,10 +258,13 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
     while (this.waiters.length > 0) {
       const batch = this.waiters
       this.waiters = []
+      const table = this.full!.table
+      const changes = table.takeChanges()
       try {
-        await this.store.save(this.full!.table.all())
+        await this.store.save(changes, () => table.all())
         for (const w of batch) w.resolve()
       } catch (err) {
+        table.requeue(changes)
         for (const w of batch) w.reject(err)
       }
     }
@@ -271,5 +274,11 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
   /** Waits for pending lease writes. */
   async flush(): Promise<void> {
     while (this.saving) await this.saving
+  }
+
+  /** Waits for pending lease writes, then closes the lease store. */
+  async close(): Promise<void> {
+    await this.flush()
+    await this.store.close?.()
   }
 }

@@ -131,7 +131,7 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
     this.running = false
     await this.closeSockets()
     await Promise.allSettled([...this.inflight])
-    await this.engine?.flush()
+    await this.engine?.close()
     this.o.logger.info({ interface: this.o.interface }, 'dhcp: stopped')
   }
 

@@ -1,0 +1,151 @@
+// The lease table on disk: a JSON snapshot (`<path>`, replaced atomically: temp file, fsync, rename,
+// directory fsync) and a journal next to it (`<path>.journal`, one JSON line per changed lease,
+// appended with O_DSYNC so a save is one write that returns when the line is on disk). Loading reads
+// the snapshot and replays the journal; the journal is folded into a new snapshot when it grows past
+// twice the table (and at the first save after loading, which also drops a line torn by a crash).
+// Snapshot and journal carry a generation number: a journal whose generation is not the snapshot's
+// (a crash between writing the new snapshot and starting the new journal) is stale and ignored.
+import { close as closeCb, constants as fsc, open as openCb, write as writeCb } from 'node:fs'
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
+import { isGone, isLease, type Lease, type LeaseChange, type LeaseStore } from './leases.js'
+
+/** journal lines kept before a rewrite: at least this many, or twice the table */
+const MIN_JOURNAL_LINES = 256
+
+interface SnapshotDoc { version?: number; generation?: number; leases?: unknown }
+
+async function readIfExists(path: string): Promise<string | null> {
+  try { return await readFile(path, 'utf8') } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+}
+
+function writeAll(fd: number, buf: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number): void => {
+      writeCb(fd, buf, off, buf.length - off, null, (err, n) => {
+        if (err) reject(err)
+        else if (off + n < buf.length) step(off + n)
+        else resolve()
+      })
+    }
+    step(0)
+  })
+}
+
+/** makes a rename in `dir` durable */
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY)
+  try { await fh.sync() } finally { await fh.close() }
+}
+
+function openAppend(path: string): Promise<number> {
+  return new Promise((resolve, reject) => openCb(path, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_DSYNC, (err, fd) => (err ? reject(err) : resolve(fd))))
+}
+
+export class JsonFileLeaseStore implements LeaseStore {
+  readonly journalPath: string
+  private generation = 0
+  private fd: number | null = null
+  private journalLines = 0
+  /** the next save rewrites the snapshot (after loading, after a failed write) */
+  private rewrite = true
+
+  constructor(readonly path: string) {
+    this.journalPath = `${path}.journal`
+  }
+
+  /** The leases as last saved: the snapshot with the journal replayed. Writes nothing. */
+  async load(): Promise<Lease[]> {
+    const text = await readIfExists(this.path)
+    const byIp = new Map<string, Lease>()
+    let generation = 0
+    if (text !== null) {
+      const doc = JSON.parse(text) as SnapshotDoc
+      if (doc.version !== 1 || !Array.isArray(doc.leases)) throw new Error(`${this.path}: not a bootlab lease file`)
+      generation = typeof doc.generation === 'number' ? doc.generation : 0
+      for (const l of doc.leases) if (isLease(l)) byIp.set(l.ip, l)
+    }
+    const journal = await readIfExists(this.journalPath)
+    if (journal !== null) {
+      const lines = journal.split('\n')
+      let head: unknown
+      try { head = JSON.parse(lines[0] ?? '') } catch { head = null }
+      if (typeof head === 'object' && head !== null && (head as { generation?: unknown }).generation === generation) {
+        for (const line of lines.slice(1)) {
+          if (line === '') continue
+          let rec: unknown
+          try { rec = JSON.parse(line) } catch { continue } // a line torn by a crash
+          if (typeof rec !== 'object' || rec === null || typeof (rec as { ip?: unknown }).ip !== 'string') continue
+          const r = rec as LeaseChange
+          if (isGone(r)) byIp.delete(r.ip)
+          else if (isLease(r)) byIp.set(r.ip, r)
+        }
+      }
+    }
+    this.generation = generation
+    this.rewrite = true
+    return [...byIp.values()]
+  }
+
+  async save(changes: LeaseChange[], all: () => Lease[]): Promise<void> {
+    try {
+      if (this.rewrite || this.fd === null) {
+        await this.writeSnapshot(all())
+        return
+      }
+      await writeAll(this.fd, Buffer.from(changes.map((c) => JSON.stringify(c)).join('\n') + '\n'))
+      this.journalLines += changes.length
+      if (this.journalLines > Math.max(MIN_JOURNAL_LINES, 2 * all().length)) this.rewrite = true
+    } catch (err) {
+      this.rewrite = true
+      this.closeJournal()
+      throw err
+    }
+  }
+
+  /** Closes the journal (the files stay as they are; load() reads them back). */
+  async close(): Promise<void> {
+    this.closeJournal()
+  }
+
+  private closeJournal(): void {
+    if (this.fd === null) return
+    closeCb(this.fd, () => { /* nothing left to write */ })
+    this.fd = null
+  }
+
+  /** New snapshot (next generation), then a new, empty journal of that generation. */
+  private async writeSnapshot(leases: Lease[]): Promise<void> {
+    this.closeJournal()
+    const dir = dirname(this.path)
+    await mkdir(dir, { recursive: true })
+    const generation = this.generation + 1
+    const tmp = `${this.path}.${process.pid}.tmp`
+    const fh = await open(tmp, 'w', 0o644)
+    try {
+      await fh.writeFile(JSON.stringify({ version: 1, generation, leases }) + '\n')
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    try { await rename(tmp, this.path) } catch (err) { await unlink(tmp).catch(() => {}); throw err }
+    this.generation = generation
+    // the journal of the previous generation is now stale; replace it with an empty one
+    const jtmp = `${this.journalPath}.${process.pid}.tmp`
+    const jh = await open(jtmp, 'w', 0o644)
+    try {
+      await jh.writeFile(JSON.stringify({ generation, file: basename(this.path) }) + '\n')
+      await jh.sync()
+    } finally {
+      await jh.close()
+    }
+    try { await rename(jtmp, this.journalPath) } catch (err) { await unlink(jtmp).catch(() => {}); throw err }
+    await fsyncDir(dir)
+    this.fd = await openAppend(this.journalPath)
+    this.journalLines = 0
+    this.rewrite = false
+  }
+}
