@@ -14,10 +14,11 @@ import { perfdhcp, readdress, stopChild } from './dhcp.js'
 const DHCP_FIXTURE = fileURLToPath(new URL('../test/dhcp/fixtures/server.ts', import.meta.url))
 const TICK_S = 0.01 // USER_HZ
 
-async function cpuSeconds(pid: number): Promise<number> {
+/** [user, system] CPU seconds of a process */
+async function cpuSeconds(pid: number): Promise<[number, number]> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) * TICK_S // utime, stime (fields 14, 15)
+  return [Number(f[11]) * TICK_S, Number(f[12]) * TICK_S] // utime, stime (fields 14, 15)
 }
 
 const args = process.argv.slice(2)
@@ -50,9 +51,12 @@ async function one(lab: Lab, dir: string, server: string, n: number): Promise<st
   await new Promise((r) => setTimeout(r, 1000))
   const before = await cpuSeconds(pid)
   const r = await perfdhcp(lab, rate, clients)
-  const cpu = (await cpuSeconds(pid)) - before
+  const after = await cpuSeconds(pid)
   await stop()
-  return `${server.padEnd(8)} run ${n}: ${r.rate.toFixed(1)} DORA/s, ACKs ${r.raReceived}/${r.doSent}, CPU ${(cpu * 1000).toFixed(0)} ms = ${((cpu / r.raReceived) * 1e6).toFixed(0)} µs/DORA`
+  const user = after[0] - before[0]
+  const sys = after[1] - before[1]
+  const cpu = user + sys
+  return `${server.padEnd(8)} run ${n}: ${r.rate.toFixed(1)} DORA/s, ACKs ${r.raReceived}/${r.doSent}, CPU ${(cpu * 1000).toFixed(0)} ms (user ${(user * 1000).toFixed(0)}, sys ${(sys * 1000).toFixed(0)}) = ${((cpu / r.raReceived) * 1e6).toFixed(0)} µs/DORA`
 }
 
 if (!isRoot()) throw new Error('needs root (network namespaces)')

@@ -2,7 +2,7 @@
 // directory fsync) and a journal next to it (`<path>.journal`, one JSON line per changed lease,
 // appended with O_DSYNC so a save is one write that returns when the line is on disk). Loading reads
 // the snapshot and replays the journal; the journal is folded into a new snapshot when it grows past
-// twice the table (and at the first save after loading, which also drops a line torn by a crash).
+// twice the last snapshot (and at the first save after loading, which also drops a line torn by a crash).
 // Snapshot and journal carry a generation number: a journal whose generation is not the snapshot's
 // (a crash between writing the new snapshot and starting the new journal) is stale and ignored.
 import { close as closeCb, constants as fsc, open as openCb, write as writeCb } from 'node:fs'
@@ -10,7 +10,7 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { isGone, isLease, type Lease, type LeaseChange, type LeaseStore } from './leases.js'
 
-/** journal lines kept before a rewrite: at least this many, or twice the table */
+/** journal lines kept before a rewrite: at least this many, or twice the last snapshot */
 const MIN_JOURNAL_LINES = 256
 
 interface SnapshotDoc { version?: number; generation?: number; leases?: unknown }
@@ -50,6 +50,8 @@ export class JsonFileLeaseStore implements LeaseStore {
   private generation = 0
   private fd: number | null = null
   private journalLines = 0
+  /** leases in the last snapshot: the journal may grow to twice that before the next rewrite */
+  private snapshotSize = 0
   /** the next save rewrites the snapshot (after loading, after a failed write) */
   private rewrite = true
 
@@ -98,7 +100,7 @@ export class JsonFileLeaseStore implements LeaseStore {
       }
       await writeAll(this.fd, Buffer.from(changes.map((c) => JSON.stringify(c)).join('\n') + '\n'))
       this.journalLines += changes.length
-      if (this.journalLines > Math.max(MIN_JOURNAL_LINES, 2 * all().length)) this.rewrite = true
+      if (this.journalLines > Math.max(MIN_JOURNAL_LINES, 2 * this.snapshotSize)) this.rewrite = true
     } catch (err) {
       this.rewrite = true
       this.closeJournal()
@@ -146,6 +148,7 @@ export class JsonFileLeaseStore implements LeaseStore {
     await fsyncDir(dir)
     this.fd = await openAppend(this.journalPath)
     this.journalLines = 0
+    this.snapshotSize = leases.length
     this.rewrite = false
   }
 }
