@@ -337,11 +337,12 @@ export function macOf(p: DhcpPacket): string {
 }
 
 export function u32(n: number): Buffer {
-  const b = Buffer.alloc(4)
+  const b = Buffer.allocUnsafe(4) // all four bytes written below
   b.writeUInt32BE(n >>> 0)
   return b
 }
 
 export function ipBytes(...ips: string[]): Buffer {
+  if (ips.length === 1) return u32(ipToInt(ips[0]!))
   return Buffer.concat(ips.map((ip) => u32(ipToInt(ip))))
 }
