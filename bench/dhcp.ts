@@ -279,7 +279,7 @@ function report(rows: Row[]): string {
     '## DHCP (full mode, DORA)',
     '',
     `perfdhcp (kea-admin) as a relay agent, ${SECONDS} s per run, server and client in network namespaces on one bridge;`,
-    'each server is started fresh (empty lease table) for each run. Both servers make every lease durable before the ACK:',
+    'each server is started fresh (empty lease table) for each run and warmed up (below). Both servers make every lease durable before the ACK:',
     'bootlab appends the changed leases to its lease journal (one O_DSYNC write, several ACKs share it), dnsmasq rewrites and fsyncs its lease',
     'file. Latency = server-side time from request in to reply out, from a packet capture in the server namespace',
     `(DISCOVER→OFFER and REQUEST→ACK together), at a fixed ${FIXED_RATE} DORA/s; max rate = what perfdhcp completed when asked for ${MAX_RATE}/s.`,

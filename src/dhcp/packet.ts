@@ -112,7 +112,10 @@ function stripNul(b: Buffer): Buffer {
  * Parses one option area (options field, or file/sname when overloaded) into `into`: the pieces of
  * each option, in order, joined once at the end by joinPieces (RFC 3396), not at every repeat.
  */
-function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer[]>, area: string): void {
+/** options as parsed: the first piece of each (in wire order), and all pieces of the repeated ones */
+interface OptionPieces { first: Map<number, Buffer>; more: Map<number, Buffer[]> | null }
+
+function parseOptionArea(buf: Buffer, start: number, end: number, into: OptionPieces, area: string): void {
   let i = start
   while (i < end) {
     const code = buf[i]!
@@ -122,23 +125,35 @@ function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<numb
     const len = buf[i + 1]!
     if (i + 2 + len > end) throw new DecodeError('truncated-option', `${area}: option ${code} (length ${len}) runs past the end`)
     const value = buf.subarray(i + 2, i + 2 + len)
-    const prev = into.get(code)
-    if (prev) prev.push(value)
-    else into.set(code, [value])
+    const first = into.first.get(code)
+    if (first === undefined) {
+      into.first.set(code, value)
+    } else {
+      into.more ??= new Map()
+      const parts = into.more.get(code)
+      if (parts) parts.push(value)
+      else into.more.set(code, [first, value])
+    }
     i += 2 + len
   }
   // An area that ends without END is accepted when the last option ended exactly at its boundary
   // (several firmware clients do this); anything else was caught above.
 }
 
+/** all pieces of one option joined (RFC 3396), or its only piece */
+function joined(pieces: OptionPieces, code: number): Buffer | undefined {
+  const parts = pieces.more?.get(code)
+  return parts ? Buffer.concat(parts) : pieces.first.get(code)
+}
+
 /**
  * One buffer per option: a view into the datagram when the option came in one piece, a new buffer
- * when pieces were joined. The decoded packet shares the datagram's memory: nothing writes to it.
+ * when pieces were joined (once, at the end). The decoded packet shares the datagram's memory:
+ * nothing writes to it.
  */
-function joinPieces(pieces: Map<number, Buffer[]>): Map<number, Buffer> {
-  const out = new Map<number, Buffer>()
-  for (const [code, parts] of pieces) out.set(code, parts.length === 1 ? parts[0]! : Buffer.concat(parts))
-  return out
+function joinPieces(pieces: OptionPieces): Map<number, Buffer> {
+  if (pieces.more) for (const [code, parts] of pieces.more) pieces.first.set(code, Buffer.concat(parts))
+  return pieces.first
 }
 
 export function decodePacket(buf: Buffer): DhcpPacket {
@@ -150,12 +165,11 @@ export function decodePacket(buf: Buffer): DhcpPacket {
   const hlen = buf[2]!
   if (hlen > 16) throw new DecodeError('bad-hlen', `hlen ${hlen}`)
   if (buf.readUInt32BE(236) !== MAGIC_COOKIE) throw new DecodeError('bad-cookie', 'no DHCP magic cookie')
-  const pieces = new Map<number, Buffer[]>()
+  const pieces: OptionPieces = { first: new Map(), more: null }
   parseOptionArea(buf, HEADER_SIZE, buf.length, pieces, 'options')
   let sname = stripNul(buf.subarray(44, 108))
   let file = stripNul(buf.subarray(108, 236))
-  const overloadPieces = pieces.get(Opt.OVERLOAD)
-  const overload = overloadPieces && Buffer.concat(overloadPieces)
+  const overload = joined(pieces, Opt.OVERLOAD)
   if (overload) {
     if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw new DecodeError('bad-overload', 'option 52 must be one byte 1..3')
     const v = overload[0]!
@@ -235,7 +249,8 @@ function encodeSimple(p: DhcpPacket, maxSize: number): Buffer | null {
     total += 2 + value.length
   }
   if (total > maxSize - HEADER_SIZE - 1) return null
-  const buf = Buffer.alloc(Math.max(BOOTP_MIN_SIZE, HEADER_SIZE + total + 1))
+  // from Node's buffer pool (Buffer.alloc makes a new ArrayBuffer each time), zeroed here
+  const buf = Buffer.allocUnsafe(Math.max(BOOTP_MIN_SIZE, HEADER_SIZE + total + 1)).fill(0)
   writeHeader(buf, p)
   p.sname.copy(buf, 44)
   p.file.copy(buf, 108)
