@@ -209,15 +209,15 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
       const verdict = this.guard.admit(clientKey(client.mac, client.clientId), this.now())
       if (verdict !== 'ok') return this.drop(verdict, from, client.mac)
     }
-    // events are built only when someone listens (the benchmark fixture does not)
-    let base: Omit<DhcpClientEvent, 'ip' | 'bootFile'> | null = null
-    const baseOf = (): Omit<DhcpClientEvent, 'ip' | 'bootFile'> => (base ??= this.eventBase(p, client, port))
-    // the client's address as far as this packet tells it (REQUEST: the one it asks for, also when it
+    // events are built only when someone listens (the benchmark fixture does not).
+    // The client's address as far as this packet tells it (REQUEST: the one it asks for, also when it
     // asks the router in proxy mode; INFORM/RELEASE/DECLINE: ciaddr), so TFTP transfers from that
     // address can be tied to the machine
-    const claimed = type === 3 ? optIp(p, Opt.REQUESTED_IP) ?? (p.ciaddr !== '0.0.0.0' ? p.ciaddr : null) : type === 1 ? null : (p.ciaddr !== '0.0.0.0' ? p.ciaddr : null)
     const inName = name as 'discover' | 'request' | 'inform' | 'release' | 'decline'
-    if (this.events.listenerCount(inName) > 0) this.events.emit(inName, { ...baseOf(), ip: claimed, bootFile: null })
+    if (this.events.listenerCount(inName) > 0) {
+      const claimed = type === 3 ? optIp(p, Opt.REQUESTED_IP) ?? (p.ciaddr !== '0.0.0.0' ? p.ciaddr : null) : type === 1 ? null : (p.ciaddr !== '0.0.0.0' ? p.ciaddr : null)
+      this.events.emit(inName, { ...this.eventBase(p, client, port), ip: claimed, bootFile: null })
+    }
 
     let out: Outcome
     if (this.proxy) out = this.proxy.handle(p, type, client, port, src)
@@ -226,8 +226,8 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
 
     if (out.kind === 'drop') return this.drop(out.reason, from, client.mac)
     if (out.kind === 'accepted') {
-      const accepted = (): null => { this.counters.accepted++; return null }
-      return out.commit ? this.afterCommit(from, client.mac, accepted) : accepted()
+      if (!out.commit) return this.accepted()
+      return this.afterCommit(from, client.mac, () => this.accepted())
     }
     echoRelayInfo(out.reply, p)
     let buf: Buffer
@@ -237,15 +237,26 @@ export class DhcpEngine extends EventEmitter<DhcpEvents> {
       if (err instanceof EncodeError) return this.drop('reply-too-large', from, client.mac)
       throw err
     }
+    // (no named closures on this path: the tsx/esbuild build wraps each in a __name call)
+    if (!('commit' in out && out.commit)) return this.answered(out, buf, p, client, port)
     const reply = out
-    const answer = (): Transmission => {
-      this.counters.answered++
-      this.counters[reply.type]++
-      const ip = 'ip' in reply ? reply.ip : null
-      if (this.events.listenerCount(reply.type) > 0) this.events.emit(reply.type, { ...baseOf(), ip, bootFile: reply.boot?.bootFile ?? null })
-      return { buf, dest: reply.dest }
+    return this.afterCommit(from, client.mac, () => this.answered(reply, buf, p, client, port))
+  }
+
+  private accepted(): null {
+    this.counters.accepted++
+    return null
+  }
+
+  /** counts a reply that goes out, tells the listeners */
+  private answered(out: Exclude<Outcome, { kind: 'drop' | 'accepted' }>, buf: Buffer, p: DhcpPacket, client: ClassifiedClient, port: PortKind): Transmission {
+    this.counters.answered++
+    this.counters[out.type]++
+    if (this.events.listenerCount(out.type) > 0) {
+      const ip = 'ip' in out ? out.ip : null
+      this.events.emit(out.type, { ...this.eventBase(p, client, port), ip, bootFile: out.boot?.bootFile ?? null })
     }
-    return 'commit' in reply && reply.commit ? this.afterCommit(from, client.mac, answer) : answer()
+    return { buf, dest: out.dest }
   }
 
   private eventBase(p: DhcpPacket, c: ClassifiedClient, port: PortKind): Omit<DhcpClientEvent, 'ip' | 'bootFile'> {
