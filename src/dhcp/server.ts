@@ -88,7 +88,7 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
     try {
       for (const [kind, port] of wanted) {
         const sock: InterfaceSocket = await openInterfaceSocket(this.o.interface, info.address, port, (msg, rinfo) => {
-          this.receive(sock, kind, msg, { address: rinfo.address, port: rinfo.port })
+          this.receive(sock, kind, msg, rinfo) // rinfo has the address and port the engine needs
         }, this.o.logger)
         this.sockets.push(sock)
         if (sock.binding === 'address') engine.foreignFilter = parseCidr(info.subnet)
