@@ -156,6 +156,9 @@ export class JsonFileLeaseStore implements LeaseStore {
       await fh.close()
     }
     try { await rename(tmp, this.path) } catch (err) { await unlink(tmp).catch(() => {}); throw err }
+    // the new snapshot must be durable before the old journal goes: a crash that kept the old
+    // snapshot and the new (empty) journal would lose what the old journal held
+    await fsyncDir(dir)
     this.generation = generation
     this.snapshotSize = leases.length
     // the journal of the previous generation is now stale; replace it with an empty one, its room
