@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { addLoss, removeLoss } from '../../src/lab/loss.js'
+import { JsonFileLeaseStore } from '../../src/dhcp/lease-file.js'
+import type { Lease } from '../../src/dhcp/leases.js'
 import type { StormLab } from './run-storm.js'
 
 /**
@@ -19,7 +21,12 @@ export async function setLoss(s: StormLab, percent: number, inbound = false): Pr
 }
 
 interface ApiMachine { mac: string; name: string | null; ip: string | null; state: string; netboot_step: string | null; last_seen: string | null }
-interface LeaseDoc { leases: { ip: string; mac: string; state: string; expiresAt: number }[] }
+interface LeaseDoc { leases: Lease[] }
+
+/** bootlab's leases as saved (the snapshot with its journal replayed) */
+function readLeases(stateDir: string): Promise<Lease[]> {
+  return new JsonFileLeaseStore(join(stateDir, 'dhcp-leases.json')).load()
+}
 
 /** events: the ids of the newest (up to 1000) events the API listed */
 export interface Snapshot { machines: ApiMachine[]; leases: LeaseDoc['leases']; events: number[] }
@@ -34,7 +41,7 @@ export async function snapshot(s: StormLab, host: string, base: string, stateDir
   const machines = ((await get('/api/machines')) as { machines: ApiMachine[] }).machines
   const events = ((await get('/api/events?limit=1000')) as { events: { id: number }[] }).events.map((e) => e.id)
   let leases: LeaseDoc['leases'] = []
-  try { leases = (JSON.parse(await readFile(join(stateDir, 'dhcp-leases.json'), 'utf8')) as LeaseDoc).leases } catch { /* none yet */ }
+  try { leases = await readLeases(stateDir) } catch { /* none yet */ }
   return { machines, leases, events }
 }
 
@@ -81,7 +88,7 @@ export async function checkStore(stateDir: string, before: Snapshot): Promise<St
     db?.close()
   }
   try {
-    const after = (JSON.parse(await readFile(join(stateDir, 'dhcp-leases.json'), 'utf8')) as LeaseDoc).leases
+    const after = await readLeases(stateDir)
     out.leasesAfter = after.length
     const have = new Set(after.map((l) => `${l.mac} ${l.ip}`))
     for (const l of before.leases) if (l.state === 'bound' && !have.has(`${l.mac} ${l.ip}`)) out.missing.push(`lease ${l.mac} ${l.ip}`)

@@ -92,7 +92,7 @@ export function classify(p: DhcpPacket): ClassifiedClient {
   if (ipxe) cls = 'ipxe'
   else if (http || arch === 16 || arch === 19) cls = archClass(arch, true)
   else if (rpi) cls = 'rpi'
-  else if (isRaspberryPiMac(mac) && (pxe || uuidRaw !== undefined) && (arch === 0 || arch === null)) cls = 'rpi' // old option-97 layouts
+  else if ((pxe || uuidRaw !== undefined) && (arch === 0 || arch === null) && isRaspberryPiMac(mac)) cls = 'rpi' // old option-97 layouts
   else if (pxe || arches.length > 0) cls = archClass(arch, false)
   else cls = 'plain'
 

@@ -25,6 +25,28 @@ export interface FullModeOptions {
   unknownShare?: number
 }
 
+/** a pool's configuration options, built once per pool (option buffers are never written to) */
+const poolOptionCache = new WeakMap<Pool, { lease: Array<[number, Buffer]>; plain: Array<[number, Buffer]> }>()
+
+function poolOptions(pool: Pool, withLease: boolean): Array<[number, Buffer]> {
+  let c = poolOptionCache.get(pool)
+  if (!c) {
+    const plain: Array<[number, Buffer]> = [[Opt.SUBNET_MASK, u32(pool.net.mask)], [Opt.BROADCAST, u32(broadcastOf(pool.net))]]
+    if (pool.router) plain.push([Opt.ROUTER, ipBytes(pool.router)])
+    if (pool.dns && pool.dns.length > 0) plain.push([Opt.DNS, ipBytes(...pool.dns)])
+    if (pool.domain) plain.push([Opt.DOMAIN_NAME, Buffer.from(pool.domain, 'latin1')])
+    const lease: Array<[number, Buffer]> = [
+      [Opt.LEASE_TIME, u32(pool.leaseSeconds)],
+      [Opt.RENEWAL_TIME, u32(Math.floor(pool.leaseSeconds / 2))],
+      [Opt.REBINDING_TIME, u32(Math.floor((pool.leaseSeconds * 7) / 8))],
+      ...plain,
+    ]
+    c = { lease, plain }
+    poolOptionCache.set(pool, c)
+  }
+  return withLease ? c.lease : c.plain
+}
+
 export class FullMode {
   readonly pools: Pool[]
   private readonly localPool: Pool | null
@@ -63,16 +85,7 @@ export class FullMode {
 
   private configOptions(reply: DhcpPacket, pool: Pool, withLease: boolean): void {
     const o = reply.options
-    if (withLease) {
-      o.set(Opt.LEASE_TIME, u32(pool.leaseSeconds))
-      o.set(Opt.RENEWAL_TIME, u32(Math.floor(pool.leaseSeconds / 2)))
-      o.set(Opt.REBINDING_TIME, u32(Math.floor((pool.leaseSeconds * 7) / 8)))
-    }
-    o.set(Opt.SUBNET_MASK, u32(pool.net.mask))
-    o.set(Opt.BROADCAST, u32(broadcastOf(pool.net)))
-    if (pool.router) o.set(Opt.ROUTER, ipBytes(pool.router))
-    if (pool.dns && pool.dns.length > 0) o.set(Opt.DNS, ipBytes(...pool.dns))
-    if (pool.domain) o.set(Opt.DOMAIN_NAME, Buffer.from(pool.domain, 'latin1'))
+    for (const [code, value] of poolOptions(pool, withLease)) o.set(code, value)
   }
 
   private boot(reply: DhcpPacket, req: DhcpPacket, client: ClassifiedClient): BootSummary | null {

@@ -1,7 +1,5 @@
 // Full-mode address bookkeeping: pools, the lease table (bound / released / declined leases, pending
-// offers), and its persistence behind a small LeaseStore interface (JSON file, atomic temp+rename).
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
-import { dirname } from 'node:path'
+// offers), and what the table's persistence (LeaseStore; the file store is in lease-file.ts) is given.
 import { broadcastOf, inSubnet, intToIp, ipToInt, parseCidr, parseIPv4, type Subnet } from '../net/ipv4.js'
 
 export interface PoolConfig {
@@ -53,53 +51,42 @@ export interface Lease {
   expiresAt: number
 }
 
-/** Where leases live across restarts. The lead may swap the JSON file for SQLite. */
+/** A lease that is new or changed since the last save, or an address whose lease is gone. */
+export type LeaseChange = Lease | { ip: string; gone: true }
+
+export function isGone(c: LeaseChange): c is { ip: string; gone: true } {
+  return 'gone' in c
+}
+
+/**
+ * Where leases live across restarts. save() gets what changed since the previous save (in order) and
+ * the whole table on demand (a store may rewrite everything instead of appending); it resolves only
+ * once the changes are durable: the engine sends an ACK after that, never before.
+ */
 export interface LeaseStore {
   load(): Promise<Lease[]>
-  save(leases: Lease[]): Promise<void>
+  save(changes: LeaseChange[], all: () => Lease[]): Promise<void>
+  /** releases what the store holds open (the server stopped) */
+  close?(): Promise<void>
 }
 
 export class MemoryLeaseStore implements LeaseStore {
-  private data: Lease[] = []
-  async load(): Promise<Lease[]> { return this.data.map((l) => ({ ...l })) }
-  async save(leases: Lease[]): Promise<void> { this.data = leases.map((l) => ({ ...l })) }
+  private readonly data = new Map<string, Lease>()
+  async load(): Promise<Lease[]> { return [...this.data.values()].map((l) => ({ ...l })) }
+  async save(changes: LeaseChange[]): Promise<void> {
+    for (const c of changes) {
+      if (isGone(c)) this.data.delete(c.ip)
+      else this.data.set(c.ip, { ...c })
+    }
+  }
 }
 
-function isLease(x: unknown): x is Lease {
+export function isLease(x: unknown): x is Lease {
   if (typeof x !== 'object' || x === null) return false
   const l = x as Record<string, unknown>
   return typeof l.ip === 'string' && typeof l.mac === 'string' && typeof l.expiresAt === 'number' &&
     (l.state === 'bound' || l.state === 'released' || l.state === 'declined') &&
     (l.clientId === null || typeof l.clientId === 'string') && (l.hostname === null || typeof l.hostname === 'string')
-}
-
-/** JSON file, replaced atomically: write a temp file in the same directory, fsync, rename. */
-export class JsonFileLeaseStore implements LeaseStore {
-  constructor(readonly path: string) {}
-
-  async load(): Promise<Lease[]> {
-    let text: string
-    try { text = await readFile(this.path, 'utf8') } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw err
-    }
-    const doc = JSON.parse(text) as { version?: number; leases?: unknown }
-    if (doc.version !== 1 || !Array.isArray(doc.leases)) throw new Error(`${this.path}: not a bootlab lease file`)
-    return doc.leases.filter(isLease)
-  }
-
-  async save(leases: Lease[]): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true })
-    const tmp = `${this.path}.${process.pid}.tmp`
-    const fh = await open(tmp, 'w', 0o644)
-    try {
-      await fh.writeFile(JSON.stringify({ version: 1, leases }, null, 0) + '\n')
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    try { await rename(tmp, this.path) } catch (err) { await unlink(tmp).catch(() => {}); throw err }
-  }
 }
 
 interface Offer { key: string; mac: string; expiresAt: number }
@@ -130,6 +117,8 @@ export class LeaseTable {
   private readonly offers = new Map<number, Offer>()
   private readonly offerByKey = new Map<string, number>()
   private readonly cursor = new Map<Pool, number>()
+  /** addresses whose lease changed since the last takeChanges() */
+  private readonly dirty = new Set<number>()
 
   constructor(leases: Lease[] = []) {
     for (const l of leases) this.put(l)
@@ -141,6 +130,22 @@ export class LeaseTable {
     if (old) this.byKey.delete(clientKey(old.mac, old.clientId))
     this.byIp.set(n, l)
     if (l.state !== 'declined') this.byKey.set(clientKey(l.mac, l.clientId), n)
+  }
+
+  /** What changed since the last call (each address once, its current state), for the store. */
+  takeChanges(): LeaseChange[] {
+    const out: LeaseChange[] = []
+    for (const n of this.dirty) {
+      const l = this.byIp.get(n)
+      out.push(l ? { ...l } : { ip: intToIp(n), gone: true })
+    }
+    this.dirty.clear()
+    return out
+  }
+
+  /** A save of these changes failed: hand them out again with the next takeChanges(). */
+  requeue(changes: LeaseChange[]): void {
+    for (const c of changes) this.dirty.add(ipToInt(c.ip))
   }
 
   all(): Lease[] {
@@ -300,12 +305,13 @@ export class LeaseTable {
     const prev = this.byKey.get(key)
     if (prev !== undefined && prev !== ip) {
       const old = this.byIp.get(prev)
-      if (old && old.state !== 'declined') this.byIp.delete(prev)
+      if (old && old.state !== 'declined') { this.byIp.delete(prev); this.dirty.add(prev) }
     }
     this.dropOffer(ip) // whoever it was offered to: the first REQUEST wins
     this.withdrawOffers(key)
     const l: Lease = { ip: intToIp(ip), mac, clientId, hostname, state: 'bound', expiresAt }
     this.put(l)
+    this.dirty.add(ip)
     return l
   }
 
@@ -314,6 +320,7 @@ export class LeaseTable {
     if (!l || l.ip !== ip || l.state !== 'bound') return null
     l.state = 'released'
     l.expiresAt = now
+    this.dirty.add(ipToInt(ip))
     return l
   }
 
@@ -327,6 +334,7 @@ export class LeaseTable {
     this.dropOffer(n)
     const d: Lease = { ip, mac: l?.mac ?? '', clientId: null, hostname: null, state: 'declined', expiresAt: now + DECLINE_HOLD_MS }
     this.byIp.set(n, d)
+    this.dirty.add(n)
     return d
   }
 }

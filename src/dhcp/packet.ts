@@ -105,14 +105,17 @@ function readIp(buf: Buffer, off: number): string {
 
 function stripNul(b: Buffer): Buffer {
   const i = b.indexOf(0)
-  return Buffer.from(i === -1 ? b : b.subarray(0, i))
+  return i === -1 ? b : b.subarray(0, i)
 }
 
 /**
  * Parses one option area (options field, or file/sname when overloaded) into `into`: the pieces of
  * each option, in order, joined once at the end by joinPieces (RFC 3396), not at every repeat.
  */
-function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer[]>, area: string): void {
+/** options as parsed: the first piece of each (in wire order), and all pieces of the repeated ones */
+interface OptionPieces { first: Map<number, Buffer>; more: Map<number, Buffer[]> | null }
+
+function parseOptionArea(buf: Buffer, start: number, end: number, into: OptionPieces, area: string): void {
   let i = start
   while (i < end) {
     const code = buf[i]!
@@ -122,20 +125,35 @@ function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<numb
     const len = buf[i + 1]!
     if (i + 2 + len > end) throw new DecodeError('truncated-option', `${area}: option ${code} (length ${len}) runs past the end`)
     const value = buf.subarray(i + 2, i + 2 + len)
-    const prev = into.get(code)
-    if (prev) prev.push(value)
-    else into.set(code, [value])
+    const first = into.first.get(code)
+    if (first === undefined) {
+      into.first.set(code, value)
+    } else {
+      into.more ??= new Map()
+      const parts = into.more.get(code)
+      if (parts) parts.push(value)
+      else into.more.set(code, [first, value])
+    }
     i += 2 + len
   }
   // An area that ends without END is accepted when the last option ended exactly at its boundary
   // (several firmware clients do this); anything else was caught above.
 }
 
-/** One copied buffer per option (the pieces are views into the datagram). */
-function joinPieces(pieces: Map<number, Buffer[]>): Map<number, Buffer> {
-  const out = new Map<number, Buffer>()
-  for (const [code, parts] of pieces) out.set(code, parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts))
-  return out
+/** all pieces of one option joined (RFC 3396), or its only piece */
+function joined(pieces: OptionPieces, code: number): Buffer | undefined {
+  const parts = pieces.more?.get(code)
+  return parts ? Buffer.concat(parts) : pieces.first.get(code)
+}
+
+/**
+ * One buffer per option: a view into the datagram when the option came in one piece, a new buffer
+ * when pieces were joined (once, at the end). The decoded packet shares the datagram's memory:
+ * nothing writes to it.
+ */
+function joinPieces(pieces: OptionPieces): Map<number, Buffer> {
+  if (pieces.more) for (const [code, parts] of pieces.more) pieces.first.set(code, Buffer.concat(parts))
+  return pieces.first
 }
 
 export function decodePacket(buf: Buffer): DhcpPacket {
@@ -147,12 +165,11 @@ export function decodePacket(buf: Buffer): DhcpPacket {
   const hlen = buf[2]!
   if (hlen > 16) throw new DecodeError('bad-hlen', `hlen ${hlen}`)
   if (buf.readUInt32BE(236) !== MAGIC_COOKIE) throw new DecodeError('bad-cookie', 'no DHCP magic cookie')
-  const pieces = new Map<number, Buffer[]>()
+  const pieces: OptionPieces = { first: new Map(), more: null }
   parseOptionArea(buf, HEADER_SIZE, buf.length, pieces, 'options')
   let sname = stripNul(buf.subarray(44, 108))
   let file = stripNul(buf.subarray(108, 236))
-  const overloadPieces = pieces.get(Opt.OVERLOAD)
-  const overload = overloadPieces && Buffer.concat(overloadPieces)
+  const overload = joined(pieces, Opt.OVERLOAD)
   if (overload) {
     if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw new DecodeError('bad-overload', 'option 52 must be one byte 1..3')
     const v = overload[0]!
@@ -173,7 +190,7 @@ export function decodePacket(buf: Buffer): DhcpPacket {
     yiaddr: readIp(buf, 16),
     siaddr: readIp(buf, 20),
     giaddr: readIp(buf, 24),
-    chaddr: Buffer.from(buf.subarray(28, 44)),
+    chaddr: buf.subarray(28, 44),
     sname,
     file,
     options,
@@ -203,10 +220,58 @@ function optionChunks(code: number, value: Buffer): Buffer[] {
   return chunks
 }
 
+/** the fixed header: op … giaddr, chaddr, sname, file (the caller has checked their sizes) */
+function writeHeader(buf: Buffer, p: DhcpPacket): void {
+  buf[0] = p.op
+  buf[1] = p.htype
+  buf[2] = p.hlen
+  buf[3] = p.hops
+  buf.writeUInt32BE(p.xid >>> 0, 4)
+  buf.writeUInt16BE(p.secs & 0xffff, 8)
+  buf.writeUInt16BE(p.flags & 0xffff, 10)
+  buf.writeUInt32BE(ipToInt(p.ciaddr), 12)
+  buf.writeUInt32BE(ipToInt(p.yiaddr), 16)
+  buf.writeUInt32BE(ipToInt(p.siaddr), 20)
+  buf.writeUInt32BE(ipToInt(p.giaddr), 24)
+  p.chaddr.copy(buf, 28, 0, Math.min(16, p.chaddr.length))
+  buf.writeUInt32BE(MAGIC_COOKIE, 236)
+}
+
+/**
+ * The common case in one allocation: every option shorter than 256 bytes and all of them in the
+ * options field. null when the general path is needed (long options, overload).
+ */
+function encodeSimple(p: DhcpPacket, maxSize: number): Buffer | null {
+  let total = 0
+  for (const [code, value] of p.options) {
+    if (code === Opt.PAD || code === Opt.END || code === Opt.OVERLOAD) continue
+    if (value.length > 255) return null
+    total += 2 + value.length
+  }
+  if (total > maxSize - HEADER_SIZE - 1) return null
+  // from Node's buffer pool (Buffer.alloc makes a new ArrayBuffer each time), zeroed here
+  const buf = Buffer.allocUnsafe(Math.max(BOOTP_MIN_SIZE, HEADER_SIZE + total + 1)).fill(0)
+  writeHeader(buf, p)
+  p.sname.copy(buf, 44)
+  p.file.copy(buf, 108)
+  let off = HEADER_SIZE
+  for (const [code, value] of p.options) {
+    if (code === Opt.PAD || code === Opt.END || code === Opt.OVERLOAD) continue
+    buf[off] = code
+    buf[off + 1] = value.length
+    value.copy(buf, off + 2)
+    off += 2 + value.length
+  }
+  buf[off] = Opt.END
+  return buf
+}
+
 export function encodePacket(p: DhcpPacket, opts: EncodeOptions = {}): Buffer {
   const maxSize = Math.max(BOOTP_MIN_SIZE, Math.min(opts.maxSize ?? DEFAULT_MAX_PAYLOAD, 65507))
   if (p.sname.length > 63) throw new EncodeError('sname longer than 63 bytes')
   if (p.file.length > 127) throw new EncodeError('file longer than 127 bytes')
+  const simple = encodeSimple(p, maxSize)
+  if (simple) return simple
   const chunks: Buffer[] = []
   for (const [code, value] of p.options) {
     if (code === Opt.PAD || code === Opt.END || code === Opt.OVERLOAD) continue
@@ -239,23 +304,11 @@ export function encodePacket(p: DhcpPacket, opts: EncodeOptions = {}): Buffer {
   const mainBytes = Buffer.concat([...main, Buffer.from([Opt.END])])
   const size = Math.max(BOOTP_MIN_SIZE, HEADER_SIZE + mainBytes.length)
   const buf = Buffer.alloc(size)
-  buf[0] = p.op
-  buf[1] = p.htype
-  buf[2] = p.hlen
-  buf[3] = p.hops
-  buf.writeUInt32BE(p.xid >>> 0, 4)
-  buf.writeUInt16BE(p.secs & 0xffff, 8)
-  buf.writeUInt16BE(p.flags & 0xffff, 10)
-  buf.writeUInt32BE(ipToInt(p.ciaddr), 12)
-  buf.writeUInt32BE(ipToInt(p.yiaddr), 16)
-  buf.writeUInt32BE(ipToInt(p.siaddr), 20)
-  buf.writeUInt32BE(ipToInt(p.giaddr), 24)
-  p.chaddr.copy(buf, 28, 0, Math.min(16, p.chaddr.length))
+  writeHeader(buf, p)
   if (overload & 2) Buffer.concat([...inSname, Buffer.from([Opt.END])]).copy(buf, 44)
   else p.sname.copy(buf, 44)
   if (overload & 1) Buffer.concat([...inFile, Buffer.from([Opt.END])]).copy(buf, 108)
   else p.file.copy(buf, 108)
-  buf.writeUInt32BE(MAGIC_COOKIE, 236)
   mainBytes.copy(buf, HEADER_SIZE)
   return buf
 }
@@ -289,17 +342,22 @@ export function asciiOf(v: Buffer): string {
   return s.replace(/\?+$/, (m) => (v[v.length - 1] === 0 ? '' : m))
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
 export function macOf(p: DhcpPacket): string {
-  const n = p.htype === 1 && p.hlen === 6 ? 6 : Math.min(16, p.hlen)
-  return [...p.chaddr.subarray(0, n)].map((b) => b.toString(16).padStart(2, '0')).join(':')
+  const n = Math.min(p.htype === 1 && p.hlen === 6 ? 6 : Math.min(16, p.hlen), p.chaddr.length)
+  let s = ''
+  for (let i = 0; i < n; i++) s += (i === 0 ? '' : ':') + HEX[p.chaddr[i]!]!
+  return s
 }
 
 export function u32(n: number): Buffer {
-  const b = Buffer.alloc(4)
+  const b = Buffer.allocUnsafe(4) // all four bytes written below
   b.writeUInt32BE(n >>> 0)
   return b
 }
 
 export function ipBytes(...ips: string[]): Buffer {
+  if (ips.length === 1) return u32(ipToInt(ips[0]!))
   return Buffer.concat(ips.map((ip) => u32(ipToInt(ip))))
 }

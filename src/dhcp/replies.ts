@@ -5,10 +5,21 @@ import { BOOTREPLY, BROADCAST_FLAG, DEFAULT_MAX_PAYLOAD, Opt, ipBytes, type Dhcp
 import type { BootDecision } from './policy.js'
 import { bootFileOption43, piBootMenuOption43 } from './pxe.js'
 
+/** option 53 values, one shared buffer per message type (option buffers are never written to) */
+const TYPE_BYTES = Array.from({ length: 9 }, (_, t) => Buffer.from([t]))
+const EMPTY = Buffer.alloc(0)
+/** option 54 of the last server address asked for (a server has one) */
+let serverIdCache: { ip: string; bytes: Buffer } | null = null
+
+function serverIdBytes(ip: string): Buffer {
+  if (serverIdCache?.ip !== ip) serverIdCache = { ip, bytes: ipBytes(ip) }
+  return serverIdCache.bytes
+}
+
 export function baseReply(req: DhcpPacket, type: number, serverId: string): DhcpPacket {
   const options = new Map<number, Buffer>()
-  options.set(Opt.MESSAGE_TYPE, Buffer.from([type]))
-  options.set(Opt.SERVER_ID, ipBytes(serverId))
+  options.set(Opt.MESSAGE_TYPE, TYPE_BYTES[type] ?? Buffer.from([type]))
+  options.set(Opt.SERVER_ID, serverIdBytes(serverId))
   return {
     op: BOOTREPLY,
     htype: req.htype,
@@ -21,9 +32,9 @@ export function baseReply(req: DhcpPacket, type: number, serverId: string): Dhcp
     yiaddr: '0.0.0.0',
     siaddr: '0.0.0.0',
     giaddr: req.giaddr,
-    chaddr: Buffer.from(req.chaddr),
-    sname: Buffer.alloc(0),
-    file: Buffer.alloc(0),
+    chaddr: req.chaddr,
+    sname: EMPTY,
+    file: EMPTY,
     options,
   }
 }

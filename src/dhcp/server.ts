@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import { networkInterfaces } from 'node:os'
 import type { Logger } from '../log.js'
 import type { DhcpLimits } from './guard.js'
-import { DhcpEngine, type DhcpEvents, type DhcpMode, type DhcpStats, type PortKind } from './engine.js'
+import { DhcpEngine, type DhcpEvents, type DhcpMode, type DhcpStats, type PortKind, type Transmission } from './engine.js'
 import { formatCidr, ipToInt, maskToPrefix, parseCidr } from '../net/ipv4.js'
 import type { Lease, LeaseStore, PoolConfig } from './leases.js'
 import type { DhcpPolicy } from './policy.js'
@@ -77,11 +77,9 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
       leaseStore: this.o.leaseStore,
       ...(this.o.limits ? { limits: this.o.limits } : {}),
       logger: this.o.logger,
+      events: this,
     })
     await engine.load()
-    for (const ev of ['discover', 'request', 'inform', 'release', 'decline', 'offer', 'ack', 'nak', 'drop'] as const) {
-      (engine as EventEmitter).on(ev, (e: unknown) => (this as EventEmitter).emit(ev, e))
-    }
     this.engine = engine
     const dhcpPort = this.o.ports?.dhcp ?? 67
     const pxePort = this.o.ports?.pxe === undefined ? 4011 : this.o.ports.pxe
@@ -90,7 +88,7 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
     try {
       for (const [kind, port] of wanted) {
         const sock: InterfaceSocket = await openInterfaceSocket(this.o.interface, info.address, port, (msg, rinfo) => {
-          this.receive(sock, kind, msg, { address: rinfo.address, port: rinfo.port })
+          this.receive(sock, kind, msg, rinfo) // rinfo has the address and port the engine needs
         }, this.o.logger)
         this.sockets.push(sock)
         if (sock.binding === 'address') engine.foreignFilter = parseCidr(info.subnet)
@@ -107,17 +105,24 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
   private receive(sock: InterfaceSocket, kind: PortKind, msg: Buffer, src: { address: string; port: number }): void {
     const engine = this.engine
     if (!engine) return
-    const job = engine.handle(msg, src, kind).then(async (tx) => {
-      if (!tx || !this.running) return
-      try {
-        await sock.send(tx.buf, tx.dest.port, tx.dest.address)
-      } catch (err) {
-        this.o.logger.warn({ err, dest: tx.dest }, 'dhcp: send failed')
-        engine.sendFailed()
-      }
-    })
+    const out = engine.handle(msg, src, kind)
+    if (!(out instanceof Promise)) {
+      if (out) this.transmit(sock, engine, out)
+      return
+    }
+    // an ACK waiting for its lease to be written
+    const job = out.then((tx) => { if (tx) this.transmit(sock, engine, tx) })
     this.inflight.add(job)
     void job.finally(() => this.inflight.delete(job))
+  }
+
+  private transmit(sock: InterfaceSocket, engine: DhcpEngine, tx: Transmission): void {
+    if (!this.running) return
+    sock.send(tx.buf, tx.dest.port, tx.dest.address, (err) => {
+      if (!err) return
+      this.o.logger.warn({ err, dest: tx.dest }, 'dhcp: send failed')
+      engine.sendFailed()
+    })
   }
 
   private async closeSockets(): Promise<void> {
@@ -131,7 +136,7 @@ export class DhcpServer extends EventEmitter<DhcpEvents> {
     this.running = false
     await this.closeSockets()
     await Promise.allSettled([...this.inflight])
-    await this.engine?.flush()
+    await this.engine?.close()
     this.o.logger.info({ interface: this.o.interface }, 'dhcp: stopped')
   }
 

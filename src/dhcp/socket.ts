@@ -32,7 +32,8 @@ export function loadBindSock(): BindSockAddon | null {
 export interface InterfaceSocket {
   /** 'device': SO_BINDTODEVICE; 'address': fallback (receives from all interfaces) */
   readonly binding: 'device' | 'address'
-  send(buf: Buffer, port: number, address: string): Promise<void>
+  /** sends one datagram; `done` gets the error, if any */
+  send(buf: Buffer, port: number, address: string, done: (err: Error | null) => void): void
   close(): Promise<void>
 }
 
@@ -49,8 +50,12 @@ function bindSocket(sock: dgram.Socket, opts: dgram.BindOptions): Promise<void> 
   })
 }
 
-function sendOn(sock: dgram.Socket, buf: Buffer, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => sock.send(buf, port, address, (err) => (err ? reject(err) : resolve())))
+function sendOn(sock: dgram.Socket, buf: Buffer, port: number, address: string, done: (err: Error | null) => void): void {
+  try {
+    sock.send(buf, port, address, (err) => done(err ?? null))
+  } catch (err) {
+    done(err as Error) // a closed socket throws
+  }
 }
 
 function closeSocket(sock: dgram.Socket): Promise<void> {
@@ -75,7 +80,7 @@ export async function openInterfaceSocket(ifname: string, address: string, port:
     sock.setBroadcast(true)
     return {
       binding: 'device',
-      send: (buf, p, a) => sendOn(sock, buf, p, a),
+      send: (buf, p, a, done) => sendOn(sock, buf, p, a, done),
       close: () => closeSocket(sock),
     }
   }
@@ -99,7 +104,7 @@ export async function openInterfaceSocket(ifname: string, address: string, port:
   tx.setBroadcast(true)
   return {
     binding: 'address',
-    send: (buf, p, a) => sendOn(tx, buf, p, a),
+    send: (buf, p, a, done) => sendOn(tx, buf, p, a, done),
     close: async () => { await closeSocket(rx); await closeSocket(tx) },
   }
 }

@@ -2,16 +2,29 @@
 // IPv6 form Node reports for IPv4 peers on dual-stack sockets.
 
 export function ipToInt(ip: string): number {
-  const parts = ip.split('.')
-  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ip}`)
+  // a hand-rolled parser (this runs several times per DHCP packet): four groups of 1-3 decimal
+  // digits, each at most 255, separated by dots, nothing else
   let n = 0
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) throw new Error(`not an IPv4 address: ${ip}`)
-    const v = Number(p)
-    if (v > 255) throw new Error(`not an IPv4 address: ${ip}`)
-    n = n * 256 + v
+  let part = 0
+  let digits = 0
+  let dots = 0
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) throw new Error(`not an IPv4 address: ${ip}`)
+      part = part * 10 + (c - 48)
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      if (part > 255) throw new Error(`not an IPv4 address: ${ip}`)
+      n = n * 256 + part
+      part = 0
+      digits = 0
+      dots++
+    } else {
+      throw new Error(`not an IPv4 address: ${ip}`)
+    }
   }
-  return n >>> 0
+  if (dots !== 3 || digits === 0 || part > 255) throw new Error(`not an IPv4 address: ${ip}`)
+  return (n * 256 + part) >>> 0
 }
 
 /** ipToInt, or null for anything that is not a dotted IPv4 address. */

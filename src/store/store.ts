@@ -113,7 +113,7 @@ export class StoreCorruptError extends Error {
     super(`the state database ${file} is damaged (${detail}).
 To recover: stop bootlab, move the file aside (mv ${file} ${file}.broken; also its -wal and -shm files if present), and start bootlab again: it creates a new, empty database.
 Lost with it: the machine history (states, deployments, events) and the power journal (ports an interrupted power cycle left off: check those by hand).
-Kept: the configuration, and the DHCP leases (dhcp-leases.json, a separate file).`)
+Kept: the configuration, and the DHCP leases (dhcp-leases.json and dhcp-leases.json.journal, separate files).`)
     this.name = 'StoreCorruptError'
   }
 }

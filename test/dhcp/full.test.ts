@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DhcpEngine } from '../../src/dhcp/engine.js'
 import type { DhcpLimits } from '../../src/dhcp/guard.js'
-import { JsonFileLeaseStore, type PoolConfig } from '../../src/dhcp/leases.js'
+import type { PoolConfig } from '../../src/dhcp/leases.js'
+import { JsonFileLeaseStore } from '../../src/dhcp/lease-file.js'
 import { MessageType, Opt, decodePacket, optIp, optString, optU8, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { silentLogger } from '../../src/log.js'
 import { TestPolicy, clientPacket, vector } from './helpers.js'
@@ -148,7 +149,7 @@ t.test('a Pi in full mode gets an address and the Raspberry Pi Boot menu', async
   t.match(o.options.get(Opt.VENDOR_SPECIFIC)!.toString('latin1'), /Raspberry Pi Boot/)
 })
 
-t.test('leases persist in a JSON file (atomic replace) and load into a new engine', async (t) => {
+t.test('leases persist (JSON snapshot + journal) and load into a new engine', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-leases-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const file = join(dir, 'sub', 'leases.json')
@@ -158,14 +159,35 @@ t.test('leases persist in a JSON file (atomic replace) and load into a new engin
   await e1.flush()
   const doc = JSON.parse(await readFile(file, 'utf8')) as { version: number; leases: Array<{ ip: string; mac: string; hostname: string }> }
   t.equal(doc.version, 1)
-  t.match(doc.leases, [{ ip: a.yiaddr, mac: MAC, hostname: 'pi-03' }])
-  t.same((await readdir(join(dir, 'sub'))), ['leases.json'], 'no temp file left behind')
+  t.match(doc.leases, [{ ip: a.yiaddr, mac: MAC, hostname: 'pi-03' }], 'the first save after loading writes a snapshot')
+  const b = await dora(e1, '52:54:00:00:00:02')
+  await e1.close()
+  t.match(await readFile(`${file}.journal`, 'utf8'), new RegExp(`"ip":"${b.yiaddr.replace(/\./g, '\\.')}"`), 'the next lease went to the journal')
+  t.same((await readdir(join(dir, 'sub'))).sort(), ['leases.json', 'leases.json.journal'], 'no temp file left behind')
   const e2 = engine(new TestPolicy(SERVER), { store: new JsonFileLeaseStore(file) })
   await e2.load()
+  t.same(e2.leases().map((l) => l.ip).sort(), [a.yiaddr, b.yiaddr].sort(), 'snapshot and journal loaded')
   const renew = await ask(e2, clientPacket({ type: MessageType.REQUEST, mac: MAC, ciaddr: a.yiaddr }))
   t.equal(optU8(renew!.p, Opt.MESSAGE_TYPE), MessageType.ACK, 'restarted engine renews the lease it loaded')
   const other = (await ask(e2, clientPacket({ type: MessageType.DISCOVER, mac: '52:54:00:00:00:77' })))!.p
   t.not(other.yiaddr, a.yiaddr, 'loaded lease not offered to another client')
+  t.not(other.yiaddr, b.yiaddr, 'journaled lease not offered to another client')
+})
+
+t.test('no ACK before the lease store says the lease is durable', async (t) => {
+  let release = (): void => {}
+  let saves = 0
+  const slow = { load: async () => [], save: () => { saves++; return new Promise<void>((r) => { release = r }) } }
+  const e = new DhcpEngine({ mode: 'full', serverAddress: SERVER, interfaceSubnet: '10.0.0.0/24', policy: new TestPolicy(SERVER), pools: [LOCAL], leaseStore: slow, logger: silentLogger(), limits: OPEN })
+  const o = (await ask(e, clientPacket({ type: MessageType.DISCOVER, mac: MAC })))!.p
+  t.equal(saves, 0, 'an OFFER writes nothing')
+  let acked = false
+  const pending = ask(e, clientPacket({ type: MessageType.REQUEST, mac: MAC, options: [[Opt.REQUESTED_IP, ipArr(o.yiaddr)], [Opt.SERVER_ID, ipArr(SERVER)]] })).then((r) => { acked = true; return r })
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+  t.equal(saves, 1, 'the REQUEST started a save')
+  t.equal(acked, false, 'no ACK while the save is pending')
+  release()
+  t.equal(optU8((await pending)!.p, Opt.MESSAGE_TYPE), MessageType.ACK, 'ACK once the save resolved')
 })
 
 t.test('a failing lease store means no ACK', async (t) => {
