@@ -1,0 +1,243 @@
+// `npm run bench -- idle`: idle memory of `bootlab serve`, started exactly as deploy/bootlab.service
+// starts it (the node flags and Environment= of its ExecStart, the compiled dist/ that
+// bin/bootlab.js runs), with examples/bootlab.yaml (full and proxy DHCP), against dnsmasq (DHCP +
+// TFTP) + nginx (HTTP) in the same run: each serves one small boot (a DHCP exchange with busybox
+// udhcpc, one TFTP file with curl, one HTTP request with curl), then idles; RSS and PSS are read
+// from /proc. See docs/bench.md.
+import { execFile } from 'node:child_process'
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { createInterface } from 'node:readline'
+import type { ChildProcess } from 'node:child_process'
+import { parseDocument } from 'yaml'
+import { createLab, isRoot, type Lab } from '../src/lab/netns.js'
+import { until } from '../src/lab/fixture.js'
+import { writeNginxConfig } from './storm/servers.js'
+import { machineLine } from './storm.js'
+
+const sh = promisify(execFile)
+const repo = fileURLToPath(new URL('..', import.meta.url))
+const UNIT = join(repo, 'deploy', 'bootlab.service')
+const SUBNET = '10.83.0'
+const SERVER = `${SUBNET}.1`
+const IFACE = 'lab0'
+const PORT = 8080
+const POOL = { start: `${SUBNET}.100`, end: `${SUBNET}.150` }
+/** what the client fetches over TFTP: the BIOS iPXE loader bootlab names (src/dhcp/policy.ts) */
+const LOADER = 'ipxe/undionly.kpxe'
+const IDLE_MS = Number(process.env.BOOTLAB_IDLE_MS ?? 20_000)
+/** the whole area gives up after this */
+const LIMIT_MS = 5 * 60_000
+
+type Mode = 'full' | 'proxy'
+
+/** node flags and environment of the systemd unit's ExecStart (the bench runs bootlab with exactly these) */
+export async function unitCommand(unitFile = UNIT): Promise<{ nodeFlags: string[]; env: Record<string, string>; args: string[] }> {
+  const text = await readFile(unitFile, 'utf8')
+  const exec = /^ExecStart=(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/)
+  const bin = exec?.findIndex((w) => w.endsWith('/bin/bootlab.js')) ?? -1
+  if (!exec || bin < 1) throw new Error(`${unitFile}: no ExecStart=… node … bin/bootlab.js line`)
+  const env: Record<string, string> = {}
+  for (const m of text.matchAll(/^Environment=(.+)$/gm)) {
+    for (const kv of m[1]!.trim().split(/\s+/)) {
+      const i = kv.indexOf('=')
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1).replace(/^"|"$/g, '')
+    }
+  }
+  return { nodeFlags: exec.slice(1, bin), env, args: exec.slice(bin + 1) }
+}
+
+export interface Memory { rssKb: number; pssKb: number | null; anonKb: number | null }
+
+/** VmRSS, and Pss/Anonymous from smaps_rollup (summed over the PIDs) */
+export async function memoryOf(pids: number[]): Promise<Memory> {
+  let rssKb = 0
+  let pssKb: number | null = 0
+  let anonKb: number | null = 0
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    rssKb += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
+    const roll = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '')
+    const pss = /^Pss:\s+(\d+)/m.exec(roll)?.[1]
+    const anon = /^Anonymous:\s+(\d+)/m.exec(roll)?.[1]
+    pssKb = pss === undefined || pssKb === null ? null : pssKb + Number(pss)
+    anonKb = anon === undefined || anonKb === null ? null : anonKb + Number(anon)
+  }
+  return { rssKb, pssKb, anonKb }
+}
+
+async function children(pid: number): Promise<number[]> {
+  const t = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')
+  return t.trim().split(/\s+/).filter(Boolean).map(Number)
+}
+
+async function stop(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return
+  const exited = new Promise<void>((r) => c.once('exit', () => r()))
+  c.kill('SIGTERM')
+  const t = setTimeout(() => c.kill('SIGKILL'), 6000)
+  await exited
+  clearTimeout(t)
+}
+
+/** keeps the last lines of a child's output (and drains its pipes) */
+function tail(c: ChildProcess, onLine?: (l: string) => void): () => string {
+  let log = ''
+  for (const s of [c.stdout, c.stderr]) {
+    if (s) createInterface({ input: s }).on('line', (l) => { log = (log + l + '\n').slice(-8000); onLine?.(l) })
+  }
+  return () => log
+}
+
+/** examples/bootlab.yaml, pointed at the lab: interface, state, files; `mode` DHCP */
+async function bootlabConfig(dir: string, mode: Mode): Promise<string> {
+  const doc = parseDocument(await readFile(join(repo, 'examples', 'bootlab.yaml'), 'utf8'))
+  doc.setIn(['server', 'interface'], IFACE)
+  doc.setIn(['server', 'state_dir'], join(dir, 'state'))
+  doc.setIn(['server', 'paths'], doc.createNode({ images: join(dir, 'images'), firmware: join(dir, 'firmware'), tftproot: join(dir, 'tftproot') }))
+  doc.setIn(['server', 'dhcp', 'mode'], mode)
+  if (mode === 'full') {
+    doc.setIn(['server', 'dhcp', 'pool'], `${POOL.start}-${POOL.end}`)
+    doc.setIn(['server', 'dhcp', 'router'], SERVER)
+  }
+  const file = join(dir, 'bootlab.yaml')
+  await writeFile(file, doc.toString())
+  await copyFile(join(repo, 'examples', 'rack.secret'), join(dir, 'rack.secret'))
+  await cp(join(repo, 'examples', 'profiles'), join(dir, 'profiles'), { recursive: true })
+  return file
+}
+
+interface Measured { label: string; mem: Memory; pids: number; boot: string }
+
+/** one small boot from the `cli` namespace: DHCP (udhcpc as a BIOS PXE client), TFTP, HTTP */
+async function smallBoot(lab: Lab, mode: Mode, httpPath: string): Promise<string> {
+  const mac = lab.hosts.cli!.mac
+  // full: a lease (-n: exit 1 without one); proxy: bootlab/dnsmasq answer with boot data only,
+  // which udhcpc does not take as a lease, so the exchange is checked by the servers' answer
+  const dhcp = await lab.exec('cli', ['busybox', 'udhcpc', '-i', 'net0', '-n', '-q', '-f', '-s', '/bin/true', '-t', '3', '-T', '2',
+    '-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000'], { timeoutMs: 20_000 })
+  if (mode === 'full' && dhcp.code !== 0) throw new Error(`udhcpc got no lease: ${dhcp.stderr}`)
+  const tftp = await lab.exec('cli', ['curl', '-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{size_download}', `tftp://${SERVER}/${LOADER}`], { timeoutMs: 15_000 })
+  if (tftp.code !== 0) throw new Error(`TFTP ${LOADER}: ${tftp.stderr}`)
+  const http = await lab.exec('cli', ['curl', '-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', `http://${SERVER}:${PORT}${httpPath.replace('@MAC@', mac)}`], { timeoutMs: 15_000 })
+  if (http.code !== 0 || http.stdout !== '200') throw new Error(`HTTP ${httpPath}: ${http.stdout} ${http.stderr}`)
+  return `udhcpc exit ${dhcp.code}, TFTP ${tftp.stdout} B, HTTP ${http.stdout}`
+}
+
+async function idleThenMeasure(pids: () => Promise<number[]>): Promise<{ mem: Memory; n: number }> {
+  await new Promise((r) => setTimeout(r, IDLE_MS))
+  const p = await pids()
+  return { mem: await memoryOf(p), n: p.length }
+}
+
+async function measureBootlab(lab: Lab, dir: string, mode: Mode): Promise<Measured> {
+  const { nodeFlags, env, args } = await unitCommand()
+  const config = await bootlabConfig(join(dir, `bootlab-${mode}`), mode)
+  const cliArgs = args.map((a) => (a === '/etc/bootlab/bootlab.yaml' ? config : a))
+  const child = lab.spawn('srv', [process.execPath, ...nodeFlags, join(repo, 'bin', 'bootlab.js'), ...cliArgs], { env: { ...process.env, ...env, BOOTLAB_FROM_SOURCE: '' } })
+  let up = false
+  const log = tail(child, (l) => { if (/bootlab running/.test(l)) up = true })
+  try {
+    await until(() => (up ? true : child.exitCode !== null ? Promise.reject(new Error(`bootlab exited ${child.exitCode}:\n${log()}`)) : undefined), 30_000, 'bootlab running')
+    const boot = await smallBoot(lab, mode, '/boot.ipxe?mac=@MAC@&buildarch=i386&platform=pcbios')
+    const health = await lab.exec('cli', ['curl', '-sS', '--max-time', '5', `http://${SERVER}:${PORT}/healthz`])
+    const answered = Number((JSON.parse(health.stdout) as { dhcp?: { stats?: { answered?: number } } }).dhcp?.stats?.answered ?? 0)
+    if (answered < 1) throw new Error(`bootlab answered no DHCP packet (${boot})`)
+    const m = await idleThenMeasure(async () => [child.pid!])
+    return { label: `bootlab, ${mode} DHCP`, mem: m.mem, pids: m.n, boot: `${boot}, ${answered} DHCP answer(s)` }
+  } finally {
+    await stop(child)
+  }
+}
+
+async function measureReference(lab: Lab, dir: string, mode: Mode): Promise<Measured> {
+  const d = join(dir, `reference-${mode}`)
+  await mkdir(join(d, 'tftp', 'ipxe'), { recursive: true })
+  await copyFile(join(dir, 'loader'), join(d, 'tftp', LOADER))
+  await mkdir(join(d, 'www'), { recursive: true })
+  await writeFile(join(d, 'www', 'boot.ipxe'), '#!ipxe\nsanboot --no-describe --drive 0x80\n')
+  // nginx's default: one worker
+  const nginx = lab.spawn('srv', ['nginx', '-c', await writeNginxConfig(d, join(d, 'www'), `${SERVER}:${PORT}`, 1), '-g', 'user root;'])
+  const dhcp = mode === 'full'
+    ? [`--dhcp-range=${POOL.start},${POOL.end},255.255.255.0,1h`, '--dhcp-authoritative', `--dhcp-option=option:router,${SERVER}`, `--dhcp-boot=${LOADER}`]
+    : [`--dhcp-range=${SUBNET}.0,proxy`, `--pxe-service=x86PC,iPXE,${LOADER.replace(/\.kpxe$/, '')}`]
+  const dnsmasq = lab.spawn('srv', ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', `--interface=${IFACE}`, '--bind-interfaces', '--no-ping',
+    `--dhcp-leasefile=${join(d, 'dnsmasq.leases')}`, ...dhcp, '--enable-tftp', `--tftp-root=${join(d, 'tftp')}`, '--log-facility=-',
+    '--user=root', '--group=root', `--pid-file=${join(d, 'dnsmasq.pid')}`])
+  const logs = [tail(nginx), tail(dnsmasq)]
+  try {
+    await until(async () => {
+      if (nginx.exitCode !== null || dnsmasq.exitCode !== null) throw new Error(`reference servers exited:\n${logs.map((l) => l()).join('\n')}`)
+      const udp = await lab.exec('srv', ['ss', '-ulnH', 'sport = :69'])
+      const tcp = await lab.exec('srv', ['ss', '-tlnH', `sport = :${PORT}`])
+      return udp.stdout.trim() && tcp.stdout.trim() ? true : undefined
+    }, 30_000, 'dnsmasq and nginx listening')
+    const boot = await smallBoot(lab, mode, '/boot.ipxe')
+    const m = await idleThenMeasure(async () => [dnsmasq.pid!, nginx.pid!, ...(await children(nginx.pid!))])
+    return { label: `dnsmasq + nginx, ${mode} DHCP`, mem: m.mem, pids: m.n, boot }
+  } finally {
+    await Promise.all([stop(dnsmasq), stop(nginx)])
+  }
+}
+
+const mib = (kb: number | null): string => (kb === null ? 'n/a' : (kb / 1024).toFixed(1))
+const ratio = (a: number | null, b: number | null): string => (a === null || b === null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`)
+
+export async function run(): Promise<string> {
+  if (!isRoot()) return '## Idle memory\n\nSkipped: needs root (network namespaces).\n'
+  const started = new Date()
+  // the unit runs the compiled dist/ (bin/bootlab.js falls back to tsx without it): build it
+  await sh('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo, timeout: 180_000 })
+  const dir = await mkdtemp(join(tmpdir(), 'bootlab-idle-'))
+  const lab = await createLab({ subnet: SUBNET, prefix: 'bid' })
+  let timer: NodeJS.Timeout | undefined
+  const rows: Array<[Measured, Measured]> = []
+  try {
+    await lab.addHost('srv', { octet: 1, ifname: IFACE })
+    await lab.addHost('cli', { octet: 2 })
+    const loader = randomBytes(70_000)
+    await writeFile(join(dir, 'loader'), loader)
+    for (const mode of ['full', 'proxy'] as const) {
+      await mkdir(join(dir, `bootlab-${mode}`, 'firmware', 'ipxe'), { recursive: true })
+      await copyFile(join(dir, 'loader'), join(dir, `bootlab-${mode}`, 'firmware', LOADER))
+    }
+    const work = (async () => {
+      for (const mode of ['full', 'proxy'] as const) {
+        const b = await measureBootlab(lab, dir, mode)
+        console.error(`idle: ${b.label}: RSS ${mib(b.mem.rssKb)} MiB (${b.boot})`)
+        await lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
+        const r = await measureReference(lab, dir, mode)
+        console.error(`idle: ${r.label}: RSS ${mib(r.mem.rssKb)} MiB (${r.boot})`)
+        rows.push([b, r])
+      }
+    })()
+    const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`idle bench: over ${LIMIT_MS / 1000} s`)), LIMIT_MS) })
+    await Promise.race([work, limit])
+  } finally {
+    clearTimeout(timer)
+    await lab.cleanup()
+    await rm(dir, { recursive: true, force: true })
+  }
+  const { nodeFlags, env } = await unitCommand()
+  const cmd = `${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}node ${nodeFlags.join(' ')} bin/bootlab.js serve --config bootlab.yaml`.replace(/\s+/g, ' ')
+  const [dnsV, nginxV] = await Promise.all([
+    sh('dnsmasq', ['--version']).then((r) => r.stdout.split('\n')[0]!.replace(/\s+Copyright.*/, '')),
+    sh('nginx', ['-v']).then((r) => r.stderr.trim().replace('nginx version: ', '')),
+  ])
+  return [
+    '## Idle memory',
+    '',
+    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run bench -- idle\`. bootlab runs as deploy/bootlab.service runs it: \`${cmd}\` (the compiled dist/, the unit's node flags and Environment=), with examples/bootlab.yaml (its switches, profiles and machines; interface, state and file folders pointed at the bench's namespace; DHCP mode full with a pool, or proxy). References: ${dnsV} (DHCP + TFTP) and nginx ${nginxV} (HTTP, its default single worker). Each server, in turn, serves one small boot from a client namespace (busybox udhcpc as a BIOS PXE client, a 70 kB \`${LOADER}\` over TFTP with curl, the iPXE boot script over HTTP), then idles ${IDLE_MS / 1000} s; then RSS (VmRSS, /proc/<pid>/status) and PSS (smaps_rollup) are read, summed over dnsmasq + the nginx master and worker. "anon" is the anonymous (heap, stacks) part of RSS; the rest is mapped files (node's own binary and libraries, shared with other processes).`,
+    '',
+    '| mode | bootlab RSS MiB | bootlab PSS MiB | bootlab anon MiB | dnsmasq + nginx RSS MiB | dnsmasq + nginx PSS MiB | RSS ratio | PSS ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(([b, r]) => `| ${b.label.replace(/^bootlab, /, '')} | ${mib(b.mem.rssKb)} | ${mib(b.mem.pssKb)} | ${mib(b.mem.anonKb)} | ${mib(r.mem.rssKb)} (${r.pids} processes) | ${mib(r.mem.pssKb)} | ${ratio(b.mem.rssKb, r.mem.rssKb)} | ${ratio(b.mem.pssKb, r.mem.pssKb)} |`),
+    '',
+    ...rows.flatMap(([b, r]) => [`- ${b.label}: ${b.boot}`, `- ${r.label}: ${r.boot}`]),
+    '',
+  ].join('\n')
+}
