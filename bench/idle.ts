@@ -187,7 +187,9 @@ async function measureReference(lab: Lab, dir: string, mode: Mode): Promise<Meas
 const mib = (kb: number | null): string => (kb === null ? 'n/a' : (kb / 1024).toFixed(1))
 const ratio = (a: number | null, b: number | null): string => (a === null || b === null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`)
 
-export async function run(): Promise<string> {
+export async function run(args: string[] = []): Promise<string> {
+  // `idle bootlab`: bootlab only (for trying flags; the table then has no reference)
+  const withReference = args[0] !== 'bootlab'
   if (!isRoot()) return '## Idle memory\n\nSkipped: needs root (network namespaces).\n'
   const started = new Date()
   // the unit runs the compiled dist/ (bin/bootlab.js falls back to tsx without it): build it
@@ -210,6 +212,7 @@ export async function run(): Promise<string> {
         const b = await measureBootlab(lab, dir, mode)
         console.error(`idle: ${b.label}: RSS ${mib(b.mem.rssKb)} MiB (${b.boot})`)
         await lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
+        if (!withReference) { rows.push([b, { label: 'not measured', mem: { rssKb: 0, pssKb: null, anonKb: null }, pids: 0, boot: '' }]); continue }
         const r = await measureReference(lab, dir, mode)
         console.error(`idle: ${r.label}: RSS ${mib(r.mem.rssKb)} MiB (${r.boot})`)
         rows.push([b, r])
