@@ -30,6 +30,9 @@ const POOL = { start: `${SUBNET}.100`, end: `${SUBNET}.150` }
 /** what the client fetches over TFTP: the BIOS iPXE loader bootlab names (src/dhcp/policy.ts) */
 const LOADER = 'ipxe/undionly.kpxe'
 const IDLE_MS = Number(process.env.BOOTLAB_IDLE_MS ?? 20_000)
+/** small boots served before idling (more: the CPU column compares node flags on the hot paths) */
+const BOOTS = Math.min(Math.max(Number(process.env.BOOTLAB_IDLE_BOOTS ?? 1) || 1, 1), 200)
+const LOADER_BYTES = 1_000_000
 /** the whole area gives up after this */
 const LIMIT_MS = 5 * 60_000
 
@@ -111,7 +114,7 @@ async function bootlabConfig(dir: string, mode: Mode): Promise<string> {
   return file
 }
 
-interface Measured { label: string; mem: Memory; pids: number; boot: string }
+interface Measured { label: string; mem: Memory; pids: number; boot: string; cpuMs: number }
 
 /** one small boot from the `cli` namespace: DHCP (udhcpc as a BIOS PXE client), TFTP, HTTP */
 async function smallBoot(lab: Lab, mode: Mode, httpPath: string): Promise<string> {
@@ -126,6 +129,25 @@ async function smallBoot(lab: Lab, mode: Mode, httpPath: string): Promise<string
   const http = await lab.exec('cli', ['curl', '-sS', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', `http://${SERVER}:${PORT}${httpPath.replace('@MAC@', mac)}`], { timeoutMs: 15_000 })
   if (http.code !== 0 || http.stdout !== '200') throw new Error(`HTTP ${httpPath}: ${http.stdout} ${http.stderr}`)
   return `udhcpc exit ${dhcp.code}, TFTP ${tftp.stdout} B, HTTP ${http.stdout}`
+}
+
+/** user + system CPU time of the processes, in ms */
+async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(f[11]) + Number(f[12])
+  }
+  return ticks * 10
+}
+
+/** BOOTS small boots; returns the last one's summary and the servers' CPU time they took */
+async function boots(lab: Lab, mode: Mode, httpPath: string, pids: () => Promise<number[]>): Promise<{ boot: string; cpuMs: number }> {
+  const c0 = await cpuMs(await pids())
+  let boot = ''
+  for (let i = 0; i < BOOTS; i++) boot = await smallBoot(lab, mode, httpPath)
+  return { boot, cpuMs: (await cpuMs(await pids())) - c0 }
 }
 
 async function idleThenMeasure(pids: () => Promise<number[]>): Promise<{ mem: Memory; n: number }> {
@@ -143,12 +165,12 @@ async function measureBootlab(lab: Lab, dir: string, mode: Mode): Promise<Measur
   const log = tail(child, (l) => { if (/bootlab running/.test(l)) up = true })
   try {
     await until(() => (up ? true : child.exitCode !== null ? Promise.reject(new Error(`bootlab exited ${child.exitCode}:\n${log()}`)) : undefined), 30_000, 'bootlab running')
-    const boot = await smallBoot(lab, mode, '/boot.ipxe?mac=@MAC@&buildarch=i386&platform=pcbios')
+    const { boot, cpuMs } = await boots(lab, mode, '/boot.ipxe?mac=@MAC@&buildarch=i386&platform=pcbios', async () => [child.pid!])
     const health = await lab.exec('cli', ['curl', '-sS', '--max-time', '5', `http://${SERVER}:${PORT}/healthz`])
     const answered = Number((JSON.parse(health.stdout) as { dhcp?: { stats?: { answered?: number } } }).dhcp?.stats?.answered ?? 0)
     if (answered < 1) throw new Error(`bootlab answered no DHCP packet (${boot})`)
     const m = await idleThenMeasure(async () => [child.pid!])
-    return { label: `bootlab, ${mode} DHCP`, mem: m.mem, pids: m.n, boot: `${boot}, ${answered} DHCP answer(s)` }
+    return { label: `bootlab, ${mode} DHCP`, mem: m.mem, pids: m.n, boot: `${boot}, ${answered} DHCP answer(s)`, cpuMs }
   } finally {
     await stop(child)
   }
@@ -176,9 +198,10 @@ async function measureReference(lab: Lab, dir: string, mode: Mode): Promise<Meas
       const tcp = await lab.exec('srv', ['ss', '-tlnH', `sport = :${PORT}`])
       return udp.stdout.trim() && tcp.stdout.trim() ? true : undefined
     }, 30_000, 'dnsmasq and nginx listening')
-    const boot = await smallBoot(lab, mode, '/boot.ipxe')
-    const m = await idleThenMeasure(async () => [dnsmasq.pid!, nginx.pid!, ...(await children(nginx.pid!))])
-    return { label: `dnsmasq + nginx, ${mode} DHCP`, mem: m.mem, pids: m.n, boot }
+    const pids = async (): Promise<number[]> => [dnsmasq.pid!, nginx.pid!, ...(await children(nginx.pid!))]
+    const { boot, cpuMs } = await boots(lab, mode, '/boot.ipxe', pids)
+    const m = await idleThenMeasure(pids)
+    return { label: `dnsmasq + nginx, ${mode} DHCP`, mem: m.mem, pids: m.n, boot, cpuMs }
   } finally {
     await Promise.all([stop(dnsmasq), stop(nginx)])
   }
@@ -201,7 +224,7 @@ export async function run(args: string[] = []): Promise<string> {
   try {
     await lab.addHost('srv', { octet: 1, ifname: IFACE })
     await lab.addHost('cli', { octet: 2 })
-    const loader = randomBytes(70_000)
+    const loader = randomBytes(LOADER_BYTES)
     await writeFile(join(dir, 'loader'), loader)
     for (const mode of ['full', 'proxy'] as const) {
       await mkdir(join(dir, `bootlab-${mode}`, 'firmware', 'ipxe'), { recursive: true })
@@ -210,11 +233,11 @@ export async function run(args: string[] = []): Promise<string> {
     const work = (async () => {
       for (const mode of ['full', 'proxy'] as const) {
         const b = await measureBootlab(lab, dir, mode)
-        console.error(`idle: ${b.label}: RSS ${mib(b.mem.rssKb)} MiB (${b.boot})`)
+        console.error(`idle: ${b.label}: RSS ${mib(b.mem.rssKb)} MiB, CPU ${b.cpuMs} ms for ${BOOTS} boot(s) (${b.boot})`)
         await lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
-        if (!withReference) { rows.push([b, { label: 'not measured', mem: { rssKb: 0, pssKb: null, anonKb: null }, pids: 0, boot: '' }]); continue }
+        if (!withReference) { rows.push([b, { label: 'not measured', mem: { rssKb: 0, pssKb: null, anonKb: null }, pids: 0, boot: '', cpuMs: NaN }]); continue }
         const r = await measureReference(lab, dir, mode)
-        console.error(`idle: ${r.label}: RSS ${mib(r.mem.rssKb)} MiB (${r.boot})`)
+        console.error(`idle: ${r.label}: RSS ${mib(r.mem.rssKb)} MiB, CPU ${r.cpuMs} ms for ${BOOTS} boot(s) (${r.boot})`)
         rows.push([b, r])
       }
     })()
@@ -234,11 +257,11 @@ export async function run(args: string[] = []): Promise<string> {
   return [
     '## Idle memory',
     '',
-    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run bench -- idle\`. bootlab runs as deploy/bootlab.service runs it: \`${cmd}\` (the compiled dist/, the unit's node flags and Environment=), with examples/bootlab.yaml (its switches, profiles and machines; interface, state and file folders pointed at the bench's namespace; DHCP mode full with a pool, or proxy). References: ${dnsV} (DHCP + TFTP) and nginx ${nginxV} (HTTP, its default single worker). Each server, in turn, serves one small boot from a client namespace (busybox udhcpc as a BIOS PXE client, a 70 kB \`${LOADER}\` over TFTP with curl, the iPXE boot script over HTTP), then idles ${IDLE_MS / 1000} s; then RSS (VmRSS, /proc/<pid>/status) and PSS (smaps_rollup) are read, summed over dnsmasq + the nginx master and worker. "anon" is the anonymous (heap, stacks) part of RSS; the rest is mapped files (node's own binary and libraries, shared with other processes).`,
+    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run bench -- idle\`. bootlab runs as deploy/bootlab.service runs it: \`${cmd}\` (the compiled dist/, the unit's node flags and Environment=), with examples/bootlab.yaml (its switches, profiles and machines; interface, state and file folders pointed at the bench's namespace; DHCP mode full with a pool, or proxy). References: ${dnsV} (DHCP + TFTP) and nginx ${nginxV} (HTTP, its default single worker). Each server, in turn, serves one small boot from a client namespace (busybox udhcpc as a BIOS PXE client, a 1 MB \`${LOADER}\` over TFTP with curl, the iPXE boot script over HTTP)${BOOTS > 1 ? ` ${BOOTS} times (CPU: the servers' user + system time for them, /proc/<pid>/stat)` : ''}, then idles ${IDLE_MS / 1000} s; then RSS (VmRSS, /proc/<pid>/status) and PSS (smaps_rollup) are read, summed over dnsmasq + the nginx master and worker. "anon" is the anonymous (heap, stacks) part of RSS; the rest is mapped files (node's own binary and libraries, shared with other processes).`,
     '',
-    '| mode | bootlab RSS MiB | bootlab PSS MiB | bootlab anon MiB | dnsmasq + nginx RSS MiB | dnsmasq + nginx PSS MiB | RSS ratio | PSS ratio |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map(([b, r]) => `| ${b.label.replace(/^bootlab, /, '')} | ${mib(b.mem.rssKb)} | ${mib(b.mem.pssKb)} | ${mib(b.mem.anonKb)} | ${mib(r.mem.rssKb)} (${r.pids} processes) | ${mib(r.mem.pssKb)} | ${ratio(b.mem.rssKb, r.mem.rssKb)} | ${ratio(b.mem.pssKb, r.mem.pssKb)} |`),
+    `| mode | bootlab RSS MiB | bootlab PSS MiB | bootlab anon MiB | dnsmasq + nginx RSS MiB | dnsmasq + nginx PSS MiB | RSS ratio | PSS ratio |${BOOTS > 1 ? ' bootlab CPU ms | reference CPU ms |' : ''}`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- |${BOOTS > 1 ? ' --- | --- |' : ''}`,
+    ...rows.map(([b, r]) => `| ${b.label.replace(/^bootlab, /, '')} | ${mib(b.mem.rssKb)} | ${mib(b.mem.pssKb)} | ${mib(b.mem.anonKb)} | ${mib(r.mem.rssKb)} (${r.pids} processes) | ${mib(r.mem.pssKb)} | ${ratio(b.mem.rssKb, r.mem.rssKb)} | ${ratio(b.mem.pssKb, r.mem.pssKb)} |${BOOTS > 1 ? ` ${b.cpuMs} | ${r.cpuMs} |` : ''}`),
     '',
     ...rows.flatMap(([b, r]) => [`- ${b.label}: ${b.boot}`, `- ${r.label}: ${r.boot}`]),
     '',
