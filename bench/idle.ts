@@ -215,8 +215,10 @@ export async function run(args: string[] = []): Promise<string> {
   const withReference = args[0] !== 'bootlab'
   if (!isRoot()) return '## Idle memory\n\nSkipped: needs root (network namespaces).\n'
   const started = new Date()
-  // the unit runs the compiled dist/ (bin/bootlab.js falls back to tsx without it): build it
+  // the unit runs the compiled dist/ (bin/bootlab.js falls back to tsx without it): build it,
+  // and the native helpers, as the install does (README "Install as a service")
   await sh('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo, timeout: 180_000 })
+  await sh(process.execPath, [join(repo, 'native', 'build.mjs')], { cwd: repo, timeout: 180_000 })
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-idle-'))
   const lab = await createLab({ subnet: SUBNET, prefix: 'bid' })
   let timer: NodeJS.Timeout | undefined
