@@ -33,8 +33,10 @@ const IDLE_MS = Number(process.env.BOOTLAB_IDLE_MS ?? 20_000)
 /** small boots served before idling (more: the CPU column compares node flags on the hot paths) */
 const BOOTS = Math.min(Math.max(Number(process.env.BOOTLAB_IDLE_BOOTS ?? 1) || 1, 1), 200)
 const LOADER_BYTES = 1_000_000
+/** each server is started, booted and measured this many times per mode, alternating (the median is reported) */
+const RUNS = Math.min(Math.max(Number(process.env.BOOTLAB_IDLE_RUNS ?? 3) || 3, 1), 9)
 /** the whole area gives up after this */
-const LIMIT_MS = 5 * 60_000
+const LIMIT_MS = 15 * 60_000
 
 type Mode = 'full' | 'proxy'
 
@@ -209,6 +211,19 @@ async function measureReference(lab: Lab, dir: string, mode: Mode): Promise<Meas
 
 const mib = (kb: number | null): string => (kb === null ? 'n/a' : (kb / 1024).toFixed(1))
 const ratio = (a: number | null, b: number | null): string => (a === null || b === null || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`)
+function median(xs: Array<number | null>): number | null {
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b)
+  return v.length === 0 || v.length < xs.length ? null : v[Math.floor(v.length / 2)]!
+}
+/** "median (min–max)" of one figure over the runs, in MiB */
+function cell(ms: Measured[], f: (m: Memory) => number | null): string {
+  if (ms.length === 0) return 'not measured'
+  const xs = ms.map((m) => f(m.mem))
+  const med = median(xs)
+  if (med === null || ms.length === 1) return mib(med)
+  const v = xs as number[]
+  return `${mib(med)} (${mib(Math.min(...v))}–${mib(Math.max(...v))})`
+}
 
 export async function run(args: string[] = []): Promise<string> {
   // `idle bootlab`: bootlab only (for trying flags; the table then has no reference)
@@ -222,7 +237,7 @@ export async function run(args: string[] = []): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-idle-'))
   const lab = await createLab({ subnet: SUBNET, prefix: 'bid' })
   let timer: NodeJS.Timeout | undefined
-  const rows: Array<[Measured, Measured]> = []
+  const rows: Array<{ mode: Mode; bootlab: Measured[]; reference: Measured[] }> = []
   try {
     await lab.addHost('srv', { octet: 1, ifname: IFACE })
     await lab.addHost('cli', { octet: 2 })
@@ -234,13 +249,19 @@ export async function run(args: string[] = []): Promise<string> {
     }
     const work = (async () => {
       for (const mode of ['full', 'proxy'] as const) {
-        const b = await measureBootlab(lab, dir, mode)
-        console.error(`idle: ${b.label}: RSS ${mib(b.mem.rssKb)} MiB, CPU ${b.cpuMs} ms for ${BOOTS} boot(s) (${b.boot})`)
-        await lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
-        if (!withReference) { rows.push([b, { label: 'not measured', mem: { rssKb: 0, pssKb: null, anonKb: null }, pids: 0, boot: '', cpuMs: NaN }]); continue }
-        const r = await measureReference(lab, dir, mode)
-        console.error(`idle: ${r.label}: RSS ${mib(r.mem.rssKb)} MiB, CPU ${r.cpuMs} ms for ${BOOTS} boot(s) (${r.boot})`)
-        rows.push([b, r])
+        const row = { mode, bootlab: [] as Measured[], reference: [] as Measured[] }
+        rows.push(row)
+        for (let i = 0; i < RUNS; i++) {
+          const b = await measureBootlab(lab, dir, mode)
+          console.error(`idle: ${b.label}: RSS ${mib(b.mem.rssKb)} MiB, CPU ${b.cpuMs} ms for ${BOOTS} boot(s) (${b.boot})`)
+          row.bootlab.push(b)
+          await lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
+          if (!withReference) continue
+          const r = await measureReference(lab, dir, mode)
+          console.error(`idle: ${r.label}: RSS ${mib(r.mem.rssKb)} MiB, CPU ${r.cpuMs} ms for ${BOOTS} boot(s) (${r.boot})`)
+          row.reference.push(r)
+          await lab.exec('srv', ['ip', 'neigh', 'flush', 'all'])
+        }
       }
     })()
     const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`idle bench: over ${LIMIT_MS / 1000} s`)), LIMIT_MS) })
@@ -259,13 +280,19 @@ export async function run(args: string[] = []): Promise<string> {
   return [
     '## Idle memory',
     '',
-    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run bench -- idle\`. bootlab runs as deploy/bootlab.service runs it: \`${cmd}\` (the compiled dist/, the unit's node flags and Environment=), with examples/bootlab.yaml (its switches, profiles and machines; interface, state and file folders pointed at the bench's namespace; DHCP mode full with a pool, or proxy). References: ${dnsV} (DHCP + TFTP) and nginx ${nginxV} (HTTP, its default single worker). Each server, in turn, serves one small boot from a client namespace (busybox udhcpc as a BIOS PXE client, a 1 MB \`${LOADER}\` over TFTP with curl, the iPXE boot script over HTTP)${BOOTS > 1 ? ` ${BOOTS} times (CPU: the servers' user + system time for them, /proc/<pid>/stat)` : ''}, then idles ${IDLE_MS / 1000} s; then RSS (VmRSS, /proc/<pid>/status) and PSS (smaps_rollup) are read, summed over dnsmasq + the nginx master and worker. "anon" is the anonymous (heap, stacks) part of RSS; the rest is mapped files (node's own binary and libraries, shared with other processes).`,
+    `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${await machineLine()}; \`npm run bench -- idle\`. bootlab runs as deploy/bootlab.service runs it: \`${cmd}\` (the compiled dist/, the unit's node flags and Environment=), with examples/bootlab.yaml (its switches, profiles and machines; interface, state and file folders pointed at the bench's namespace; DHCP mode full with a pool, or proxy). References: ${dnsV} (DHCP + TFTP) and nginx ${nginxV} (HTTP, its default single worker). Each server, in turn, serves one small boot from a client namespace (busybox udhcpc as a BIOS PXE client, a 1 MB \`${LOADER}\` over TFTP with curl, the iPXE boot script over HTTP), ${RUNS} time${RUNS > 1 ? 's, alternating with the other server; cells are the median (min–max) of the runs' : ''}${BOOTS > 1 ? `; each run serves ${BOOTS} boots (CPU: the servers' user + system time for them, median, /proc/<pid>/stat)` : ''}; after the boot each idles ${IDLE_MS / 1000} s; then RSS (VmRSS, /proc/<pid>/status) and PSS (smaps_rollup) are read, summed over dnsmasq + the nginx master and worker. "anon" is the anonymous (heap, stacks) part of RSS; the rest is mapped files (node's own binary and libraries, shared with other processes).`,
     '',
-    `| mode | bootlab RSS MiB | bootlab PSS MiB | bootlab anon MiB | dnsmasq + nginx RSS MiB | dnsmasq + nginx PSS MiB | RSS ratio | PSS ratio |${BOOTS > 1 ? ' bootlab CPU ms | reference CPU ms |' : ''}`,
+    `| mode | bootlab RSS MiB | bootlab PSS MiB | bootlab anon MiB | dnsmasq + nginx RSS MiB | dnsmasq + nginx PSS MiB | RSS ratio (medians) | PSS ratio (medians) |${BOOTS > 1 ? ' bootlab CPU ms | reference CPU ms |' : ''}`,
     `| --- | --- | --- | --- | --- | --- | --- | --- |${BOOTS > 1 ? ' --- | --- |' : ''}`,
-    ...rows.map(([b, r]) => `| ${b.label.replace(/^bootlab, /, '')} | ${mib(b.mem.rssKb)} | ${mib(b.mem.pssKb)} | ${mib(b.mem.anonKb)} | ${mib(r.mem.rssKb)} (${r.pids} processes) | ${mib(r.mem.pssKb)} | ${ratio(b.mem.rssKb, r.mem.rssKb)} | ${ratio(b.mem.pssKb, r.mem.pssKb)} |${BOOTS > 1 ? ` ${b.cpuMs} | ${r.cpuMs} |` : ''}`),
+    ...rows.map(({ mode, bootlab: b, reference: r }) => {
+      const rss = (m: Memory): number => m.rssKb
+      const pss = (m: Memory): number | null => m.pssKb
+      const med = (ms: Measured[], f: (m: Memory) => number | null): number | null => median(ms.map((m) => f(m.mem)))
+      const cpu = (ms: Measured[]): string => String(median(ms.map((m) => m.cpuMs)) ?? 'n/a')
+      return `| ${mode} DHCP | ${cell(b, rss)} | ${cell(b, pss)} | ${cell(b, (m) => m.anonKb)} | ${cell(r, rss)} | ${cell(r, pss)} | ${ratio(med(b, rss), med(r, rss))} | ${ratio(med(b, pss), med(r, pss))} |${BOOTS > 1 ? ` ${cpu(b)} | ${cpu(r)} |` : ''}`
+    }),
     '',
-    ...rows.flatMap(([b, r]) => [`- ${b.label}: ${b.boot}`, `- ${r.label}: ${r.boot}`]),
+    ...rows.flatMap(({ bootlab: b, reference: r }) => [...b.slice(0, 1), ...r.slice(0, 1)].map((m) => `- ${m.label} (first run): ${m.boot}${m.pids > 1 ? `; ${m.pids} processes` : ''}`)),
     '',
   ].join('\n')
 }
