@@ -154,6 +154,14 @@ export async function startBootlab(lab: Lab, host: string, f: StormFiles, o: Boo
   return { name: 'bootlab', child, pids: () => [child.pid!], stop: () => stopChild(child), log: () => log }
 }
 
+/** an nginx.conf in `dir` (its pid, log and temp files there too) serving `www` on `listen`; returns its path */
+export async function writeNginxConfig(dir: string, www: string, listen: string, workers: number): Promise<string> {
+  const conf = join(dir, 'nginx.conf')
+  await writeFile(conf, `daemon off;\nmaster_process on;\nworker_processes ${workers};\npid ${join(dir, 'nginx.pid')};\nerror_log ${join(dir, 'nginx-error.log')} warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  sendfile on;\n  client_body_temp_path ${dir}/nginx-tmp;\n  proxy_temp_path ${dir}/nginx-tmp;\n  fastcgi_temp_path ${dir}/nginx-tmp;\n  uwsgi_temp_path ${dir}/nginx-tmp;\n  scgi_temp_path ${dir}/nginx-tmp;\n  types { text/plain ipxe; }\n  default_type application/octet-stream;\n  server { listen ${listen}; root ${www}; }\n}\n`)
+  await mkdir(join(dir, 'nginx-tmp'), { recursive: true })
+  return conf
+}
+
 /** dnsmasq (DHCP + TFTP) and nginx (HTTP), serving the same files as bootlab */
 export async function startReference(lab: Lab, host: string, f: StormFiles, o: BootlabOptions): Promise<ServerHandle> {
   const root = join(f.dir, 'dnsmasq-root')
@@ -173,10 +181,7 @@ export async function startReference(lab: Lab, host: string, f: StormFiles, o: B
   await symlink(f.images, join(www, 'files', 'images'))
   const base = `http://${o.address}:${HTTP_PORT}`
   await writeFile(join(www, 'boot.ipxe'), `#!ipxe\nkernel ${base}/files/images/storm/vmlinuz initrd=initrd0 console=ttyAMA0 ip=dhcp || goto failed\ninitrd --name initrd0 ${base}/files/images/storm/initrd || goto failed\nboot\n:failed\nshell\n`, { mode: 0o644 })
-  const nginxConf = join(f.dir, 'nginx.conf')
-  const nginxPid = join(f.dir, 'nginx.pid')
-  await writeFile(nginxConf, `daemon off;\nmaster_process on;\nworker_processes 2;\npid ${nginxPid};\nerror_log ${join(f.dir, 'nginx-error.log')} warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  sendfile on;\n  client_body_temp_path ${f.dir}/nginx-tmp;\n  proxy_temp_path ${f.dir}/nginx-tmp;\n  fastcgi_temp_path ${f.dir}/nginx-tmp;\n  uwsgi_temp_path ${f.dir}/nginx-tmp;\n  scgi_temp_path ${f.dir}/nginx-tmp;\n  types { text/plain ipxe; }\n  default_type application/octet-stream;\n  server { listen ${o.address}:${HTTP_PORT}; root ${www}; }\n}\n`)
-  await mkdir(join(f.dir, 'nginx-tmp'), { recursive: true })
+  const nginxConf = await writeNginxConfig(f.dir, www, `${o.address}:${HTTP_PORT}`, 2)
   const nginx = lab.spawn(host, ['nginx', '-c', nginxConf, '-g', 'user root;'])
   const dnsmasq = lab.spawn(host, ['dnsmasq', '--no-daemon', '--conf-file=/dev/null', '--port=0', `--interface=${o.iface}`, '--bind-interfaces',
     '--no-ping', `--dhcp-range=${o.pool.start},${o.pool.end},255.255.255.0,1h`, `--dhcp-leasefile=${join(f.dir, 'dnsmasq.leases')}`,

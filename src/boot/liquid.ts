@@ -5,6 +5,10 @@ import { Liquid } from 'liquidjs'
 export function createLiquid(): Liquid {
   return new Liquid({
     templates: {},
+    // date filters format in en-US whatever the host's locale; and liquidjs then does not build an
+    // Intl.DateTimeFormat at start to find the default locale (that maps ~4.5 MB of ICU data:
+    // idle memory, docs/decisions.md)
+    locale: 'en-US',
     strictVariables: true,
     strictFilters: true,
     lenientIf: true,

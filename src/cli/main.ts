@@ -2,38 +2,44 @@
 import { Command, CommanderError } from 'commander'
 import { version } from '../version.js'
 import { EXIT } from './exit-codes.js'
-import { serveCommand } from './serve.js'
-import { checkCommand } from './check.js'
-import { schemaCommand } from './schema.js'
-import { machinesCommand } from './machines.js'
-import { statusCommand } from './status.js'
-import { assignCommand } from './assign.js'
-import { powerCommand } from './power.js'
-import { demoCommand } from './demo.js'
-import { uefiVarsCommand } from './uefi-vars.js'
-import { fetchCommand } from './fetch.js'
-import { imagesCommand } from './images.js'
-import { initCommand } from './init.js'
 
-export function program(): Command {
+type CommandLoader = () => Promise<Command>
+/**
+ * Every subcommand by name, each module imported only when needed: `bootlab serve` (the
+ * long-running process) then never loads the demo's lab code, the asset fetchers or the client
+ * commands (idle memory, docs/decisions.md).
+ */
+const COMMANDS: ReadonlyArray<readonly [string, CommandLoader]> = [
+  ['serve', async () => (await import('./serve.js')).serveCommand()],
+  ['check', async () => (await import('./check.js')).checkCommand()],
+  ['schema', async () => (await import('./schema.js')).schemaCommand()],
+  ['status', async () => (await import('./status.js')).statusCommand()],
+  ['machines', async () => (await import('./machines.js')).machinesCommand()],
+  ['assign', async () => (await import('./assign.js')).assignCommand()],
+  ['power', async () => (await import('./power.js')).powerCommand()],
+  ['demo', async () => (await import('./demo.js')).demoCommand()],
+  ['uefi-vars', async () => (await import('./uefi-vars.js')).uefiVarsCommand()],
+  ['fetch', async () => (await import('./fetch.js')).fetchCommand()],
+  ['images', async () => (await import('./images.js')).imagesCommand()],
+  ['init', async () => (await import('./init.js')).initCommand()],
+]
+
+/** the subcommand named in argv (the first word that is not an option: root options come before it) */
+function named(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'))
+}
+
+/** the program with the subcommand `argv` names, or with every subcommand (help, an unknown name) */
+export async function program(argv: readonly string[] = process.argv): Promise<Command> {
   const p = new Command('bootlab')
     .description('netboot server for homelabs: DHCP (proxy or full), TFTP, HTTP, PoE power-cycling')
     .version(version)
     // root options only before the subcommand: `bootlab fetch rpi4-uefi --version v1.38` is the subcommand's
     .enablePositionalOptions()
     .exitOverride()
-  p.addCommand(serveCommand())
-  p.addCommand(checkCommand())
-  p.addCommand(schemaCommand())
-  p.addCommand(statusCommand())
-  p.addCommand(machinesCommand())
-  p.addCommand(assignCommand())
-  p.addCommand(powerCommand())
-  p.addCommand(demoCommand())
-  p.addCommand(uefiVarsCommand())
-  p.addCommand(fetchCommand())
-  p.addCommand(imagesCommand())
-  p.addCommand(initCommand())
+  const name = named(argv)
+  const one = COMMANDS.find(([n]) => n === name)
+  for (const [, load] of one ? [one] : COMMANDS) p.addCommand(await load())
   // commands added with addCommand do not inherit exitOverride: usage errors must exit 2 everywhere
   const override = (c: Command): void => { c.exitOverride(); c.commands.forEach(override) }
   override(p)
@@ -41,7 +47,7 @@ export function program(): Command {
 }
 
 try {
-  await program().parseAsync(process.argv)
+  await (await program(process.argv)).parseAsync(process.argv)
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE)
   throw err

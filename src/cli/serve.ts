@@ -3,6 +3,7 @@ import { Command, Option } from 'commander'
 import { createApp, ConfigInvalidError } from '../app.js'
 import { createLogger, type LogLevel } from '../log.js'
 import { EXIT } from './exit-codes.js'
+import { startIdleGc } from './idle-gc.js'
 import { StoreCorruptError } from '../store/store.js'
 import { overrideOptions, overridesFrom, DEFAULT_CONFIG, type OverrideFlags } from './options.js'
 
@@ -57,6 +58,7 @@ export function serveCommand(): Command {
       process.exit(EXIT.START)
     }
     logger.info({ config: o.config }, 'bootlab running')
+    startIdleGc()
   })
   return cmd
 }

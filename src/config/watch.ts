@@ -2,6 +2,7 @@
 // included), debounces, re-validates, and either applies the new config with change events or
 // keeps the last good one and reports the errors.
 import { watch, type FSWatcher } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
@@ -67,8 +68,17 @@ export class ConfigSource extends EventEmitter<ConfigEvents> {
       if (changed === null || changed === name) schedule()
     })
     this.#watcher.on('error', () => { /* the folder went away; polling below still checks */ })
-    // belt and braces: network filesystems and some container mounts miss inotify events
-    this.#poll = setInterval(() => { void this.reload() }, this.opts.pollMs ?? 1000)
+    // belt and braces: network filesystems and some container mounts miss inotify events. The poll
+    // stats the file and reads it only when its inode, size, mtime or ctime moved (reading it every
+    // second made an idle bootlab allocate all the time: docs/decisions.md)
+    let seen = ''
+    this.#poll = setInterval(() => {
+      void stat(this.file).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`, () => 'missing').then((sig) => {
+        if (sig === seen) return
+        seen = sig
+        void this.reload()
+      })
+    }, this.opts.pollMs ?? 1000)
     this.#poll.unref()
   }
 

@@ -65,13 +65,20 @@ export function scanDocument(doc: Document): { duplicates: number[]; firstAlias:
 export async function readConfigText(file: string): Promise<string> {
   const fh = await open(file, 'r')
   try {
-    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1)
+    // sized to the file, not to the cap: the watcher reads it again whenever it may have changed
+    let buf = Buffer.allocUnsafe(Math.min((await fh.stat()).size, MAX_CONFIG_BYTES) + 1)
     let n = 0
     for (;;) {
+      if (n === buf.length) {
+        if (n > MAX_CONFIG_BYTES) break
+        // it grew since the stat: room up to one byte past the cap
+        const bigger = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1)
+        buf.copy(bigger, 0, 0, n)
+        buf = bigger
+      }
       const { bytesRead } = await fh.read(buf, n, buf.length - n, null)
       if (bytesRead === 0) break
       n += bytesRead
-      if (n === buf.length) break
     }
     return buf.subarray(0, n).toString('utf8')
   } finally {

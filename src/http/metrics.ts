@@ -1,8 +1,9 @@
 // GET /metrics: Prometheus text format. Each source is a function returning a stats object; its
 // numeric fields become bootlab_<source>_<field>, and maps of numbers (e.g. drops by reason)
-// become one metric with a `key` label. Process metrics come from prom-client.
+// become one metric with a `key` label. Process metrics come from prom-client, loaded at the first
+// scrape (not at start: idle memory, docs/decisions.md); its GC and event-loop metrics count from then.
 import { Router } from 'express'
-import { Registry, collectDefaultMetrics } from 'prom-client'
+import type { Registry } from 'prom-client'
 
 export type StatsSource = () => object
 
@@ -31,13 +32,21 @@ export function exposition(prefix: string, stats: object): string[] {
 }
 
 export function createMetricsRouter(sources: Record<string, StatsSource>): Router {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'bootlab_' })
+  let registry: Promise<Registry> | undefined
+  const processMetrics = (): Promise<Registry> => registry ??= import('prom-client').then(({ Registry, collectDefaultMetrics }) => {
+    const r = new Registry()
+    collectDefaultMetrics({ register: r, prefix: 'bootlab_' })
+    return r
+  })
   const router = Router()
-  router.get('/metrics', async (_req, res) => {
-    const lines: string[] = []
-    for (const [name, f] of Object.entries(sources)) lines.push(...exposition(name, f()))
-    res.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n${await registry.metrics()}`)
+  router.get('/metrics', async (_req, res, next) => {
+    try {
+      const lines: string[] = []
+      for (const [name, f] of Object.entries(sources)) lines.push(...exposition(name, f()))
+      res.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n${await (await processMetrics()).metrics()}`)
+    } catch (err) {
+      next(err)
+    }
   })
   return router
 }
