@@ -29,8 +29,6 @@ async function main(): Promise<void> {
     argsOf.get(current)!.push(w)
   }
   const chosen = argsOf.size > 0 ? [...argsOf.keys()] : all
-  let results = ''
-  try { results = await readFile(resultsFile, 'utf8') } catch { results = '# Benchmark results\n\nWritten by `npm run bench`; every table compares bootlab with the reference server measured in the same run on the same machine.\n' }
   for (const area of chosen) {
     console.log(`== bench ${area}`)
     const mod = (await import(pathToFileURL(join(here, `${area}.ts`)).href)) as { run: (args: string[]) => Promise<string> }
@@ -40,6 +38,9 @@ async function main(): Promise<void> {
     const begin = `<!-- ${area}:begin -->`
     const end = `<!-- ${area}:end -->`
     const block = `${begin}\n${section}\n${end}`
+    // read just before writing: a long run must not undo what changed in the file meanwhile
+    let results = ''
+    try { results = await readFile(resultsFile, 'utf8') } catch { results = '# Benchmark results\n\nWritten by `npm run bench`; every table compares bootlab with the reference server measured in the same run on the same machine.\n' }
     const re = new RegExp(`${begin}[\\s\\S]*?${end}`)
     results = re.test(results) ? results.replace(re, block) : `${results.trimEnd()}\n\n${block}\n`
     await writeFile(resultsFile, results)
