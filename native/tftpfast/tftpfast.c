@@ -91,6 +91,10 @@ typedef struct xfer {
   char err_msg[MAX_STRING + 1];
   size_t err_len;
   napi_ref buf_ref; // main thread only
+  // optional 1-byte Buffer the thread sets to 1 at the first ACK, so JavaScript can tell at once
+  // (the MSG_FIRST_ACK post arrives a loop turn later) that the transfer is no longer unproven
+  uint8_t *acked_flag;
+  napi_ref flag_ref; // main thread only
   msg done_msg;     // the completion message (no allocation when the transfer ends)
 } xfer;
 
@@ -265,6 +269,7 @@ static void post(engine *e, int kind, xfer *x);
 static void first_ack(xfer *x) {
   if (x->acked) return;
   x->acked = 1;
+  if (x->acked_flag) __atomic_store_n(x->acked_flag, 1, __ATOMIC_RELEASE);
   if (x->has_pre_ack) post(x->eng, MSG_FIRST_ACK, x);
 }
 
@@ -556,6 +561,7 @@ static napi_value throw_msg(napi_env env, const char *msg) { napi_throw_error(en
 
 static void free_xfer(napi_env env, xfer *x) {
   if (x->buf_ref) napi_delete_reference(env, x->buf_ref);
+  if (x->flag_ref) napi_delete_reference(env, x->flag_ref);
   free(x->oack);
   free(x->chunk);
   free(x);
@@ -761,6 +767,12 @@ static napi_value start(napi_env env, napi_callback_info info) {
   } else if (x->size > 0) {
     free(x); napi_throw_type_error(env, NULL, "start: data (Buffer) or fd required"); return NULL;
   }
+  if (napi_get_named_property(env, o, "ackedFlag", &v) == napi_ok && napi_is_buffer(env, v, &is_buf) == napi_ok && is_buf) {
+    void *p; size_t len;
+    napi_get_buffer_info(env, v, &p, &len);
+    if (len >= 1) { x->acked_flag = p; napi_create_reference(env, v, 1, &x->flag_ref); }
+  }
+  is_buf = false;
   if (napi_get_named_property(env, o, "oack", &v) == napi_ok && napi_is_buffer(env, v, &is_buf) == napi_ok && is_buf) {
     void *p; size_t len;
     napi_get_buffer_info(env, v, &p, &len);

@@ -33,6 +33,8 @@ interface StartOptions {
   rtoMinMs: number
   rtoMaxMs: number
   maxRetries: number
+  /** 1 byte the native thread sets to 1 at the first ACK (read at once, unlike the onFirstAck post) */
+  ackedFlag?: Buffer
   /** before the first ACK (Session's PreAckLimits); both or neither */
   preAckMaxSends?: number
   preAckTimeoutMs?: number
@@ -55,6 +57,11 @@ export interface TransferHandle {
   onDuplicateRequest(): void
   /** `notify`: send the client an ERROR (default) */
   cancel(reason: string, notify?: boolean): void
+}
+
+/** A native transfer also says, without waiting for the event loop, whether the client has ACKed. */
+export interface NativeTransferHandle extends TransferHandle {
+  acked(): boolean
 }
 
 export interface FastTransferOptions {
@@ -114,7 +121,7 @@ export class NativeDataPath {
    * Starts the transfer on the native thread; null when its source cannot be handed over (the
    * caller then runs a Session). Throws when the transfer socket cannot be opened.
    */
-  start(o: FastTransferOptions): TransferHandle | null {
+  start(o: FastTransferOptions): NativeTransferHandle | null {
     const src = o.source
     let bytes: { data: Buffer } | { fd: number; readChunkBytes: number }
     if (src instanceof MemorySource) bytes = { data: src.slice(0, src.size) }
@@ -127,7 +134,9 @@ export class NativeDataPath {
     // a client-requested timeout (RFC 2349) bounds the retransmission timer, as in Session
     const maxMs = n.timeoutMs === null ? o.rto.maxMs : Math.min(o.rto.maxMs, n.timeoutMs)
     const id = this.nextId++
+    const ackedFlag = Buffer.alloc(1)
     this.lib.start(engine, {
+      ackedFlag,
       id, bindAddress: o.bindAddress, clientAddress: o.client.address, clientPort: o.client.port,
       ...bytes, size: src.size, blksize: n.blksize, windowsize: n.windowsize,
       ...(n.ack.size > 0 ? { oack: encodeOack(n.ack) } : {}),
@@ -138,6 +147,7 @@ export class NativeDataPath {
     this.running.set(id, { onDone: o.onDone, onFirstAck: o.onFirstAck })
     // a handle outlives its transfer only briefly; never touch an engine that was closed
     return {
+      acked: () => ackedFlag[0] === 1,
       onDuplicateRequest: () => { if (this.engine === engine) this.lib.duplicateRequest(engine, id) },
       cancel: (reason, notify = true) => { if (this.engine === engine) this.lib.cancel(engine, id, reason, notify) },
     }

@@ -13,7 +13,7 @@ import { SessionSlots, type Slot } from './slots.js'
 import { FileCache } from '../files/cache.js'
 import { MemorySource, openFileSource, openNetasciiSource, toNetascii, type ByteSource } from './source.js'
 import { NetasciiSizes } from './netascii.js'
-import { NativeDataPath, type TransferHandle } from './fast-path.js'
+import { NativeDataPath, type NativeTransferHandle, type TransferHandle } from './fast-path.js'
 
 export interface TftpLimits {
   /** concurrent transfers, all clients together */
@@ -54,7 +54,7 @@ export const DEFAULT_LIMITS: TftpLimits = {
   maxSessions: 512,
   maxSessionsPerClient: 128,
   maxPendingSessions: 256,
-  maxPendingPerClient: 8,
+  maxPendingPerClient: 128,
   preAckMaxSends: 4,
   preAckTimeoutMs: 15000,
   maxBlksize: 65464,
@@ -406,7 +406,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
    */
   private startNative(req: ReadRequest, slot: Slot, t: Transfer): boolean {
     if (!this.fast) return false
-    let handle: TransferHandle | null = null
+    let handle: NativeTransferHandle | null = null
     try {
       handle = this.fast.start({
         bindAddress: this.o.address ?? '0.0.0.0', client: req.client, source: t.source, negotiated: t.negotiated,
@@ -428,6 +428,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.emitStart(req, t)
     this.sessions.set(req.key, h)
     slot.onEvict = () => h.cancel('dropped: too many unacknowledged transfers', false)
+    slot.isAcked = () => h.acked()
     return true
   }
 

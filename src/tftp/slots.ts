@@ -18,6 +18,11 @@ export interface Slot {
   evicted: boolean
   /** ends whatever holds the slot; must release it (called once, on eviction) */
   onEvict: (() => void) | null
+  /**
+   * whether the client has in fact ACKed already (a native transfer knows before its first-ACK
+   * notice reaches the event loop): such a slot is acknowledged instead of evicted
+   */
+  isAcked?: () => boolean
 }
 
 function bump(m: Map<string, number>, k: string, d: number): void {
@@ -57,7 +62,8 @@ export class SessionSlots {
         if (!perClient || s.address === address) { victim = s; break }
       }
       if (!victim) return false
-      this.evict(victim)
+      if (victim.isAcked?.()) this.acknowledge(victim) // under way: not a candidate any more
+      else this.evict(victim)
     }
   }
 

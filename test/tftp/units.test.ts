@@ -1,5 +1,6 @@
 // Codec, option negotiation, netascii, RTO estimator, name normalisation and the layered resolver.
 import t from 'tap'
+import { SessionSlots } from '../../src/tftp/slots.js'
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -107,4 +108,24 @@ t.test('layered resolver: generated → Pi prefix → roots, with symlink jail',
   t.same(seen.map((e) => [e.serial, e.mapped, e.machine]), [['1a2b3c4d', true, 'pi-03'], ['cafe0001', false, null], ['deadbeef', false, null]], 'one event per serial and client address')
   await resolver.resolve('1a2b3c4d/start4.elf', { address: '10.0.0.6', port: 1 })
   t.equal(seen.length, 4, 'the same serial from another address is announced again')
+})
+
+t.test('slots: the oldest unacknowledged slot makes room; one already ACKed (native) is acknowledged instead', async (t) => {
+  const slots = new SessionSlots({ maxSessions: 10, maxSessionsPerClient: 10, maxPendingSessions: 2, maxPendingPerClient: 2 })
+  const evicted: string[] = []
+  const hold = (key: string, acked = false) => {
+    const s = slots.hold(key, '10.0.0.2')
+    s.onEvict = () => { evicted.push(key) }
+    s.isAcked = () => acked
+    return s
+  }
+  hold('a', true) // the native thread saw its ACK; the event loop has not heard yet
+  hold('b')
+  t.ok(slots.makeRoom('10.0.0.2'))
+  t.same(evicted, [], 'a is under way: acknowledged, not dropped')
+  t.equal(slots.pendingSize, 1)
+  hold('c')
+  t.ok(slots.makeRoom('10.0.0.2'))
+  t.same(evicted, ['b'], 'the oldest really unacknowledged one goes')
+  t.equal(slots.size, 2, 'a and c hold slots')
 })
