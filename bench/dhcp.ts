@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createLab, isRoot, type Lab } from '../src/lab/netns.js'
 import { startFixture, tsxArgv } from '../src/lab/fixture.js'
+import { runLine } from './_machine.js'
 
 /** the DHCP fixture server the netns tests use (src/lab/fixture.ts protocol) */
 const DHCP_FIXTURE = fileURLToPath(new URL('../test/dhcp/fixtures/server.ts', import.meta.url))
@@ -205,6 +206,7 @@ export function serverStarters(lab: Lab, dir: string, o: { leaseFile?: boolean; 
 }
 
 export async function run(): Promise<string> {
+  const started = new Date()
   if (!isRoot()) return '## DHCP\n\nSkipped: needs root (network namespaces).'
   const lab = await createLab({ hosts: { srv: 1, cli: 2 } })
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-bench-dhcp-'))
@@ -217,7 +219,7 @@ export async function run(): Promise<string> {
       rows.push(await measure(lab, dir, 'dnsmasq --no-ping', clients, dnsmasq))
     }
     const av = await avalanche(lab, { bootlab, 'dnsmasq --no-ping': dnsmasq })
-    return `${report(rows)}\n${av}`
+    return `${report(rows, await runLine(started, 'npm run bench -- dhcp'))}\n${av}`
   } finally {
     await lab.cleanup()
     await rm(dir, { recursive: true, force: true })
@@ -274,9 +276,11 @@ function f(x: number, d = 1): string {
   return Number.isFinite(x) ? x.toFixed(d) : 'n/a'
 }
 
-function report(rows: Row[]): string {
+function report(rows: Row[], when: string): string {
   const lines = [
     '## DHCP (full mode, DORA)',
+    '',
+    `${when}.`,
     '',
     `perfdhcp (kea-admin) as a relay agent, ${SECONDS} s per run, server and client in network namespaces on one bridge;`,
     'each server is started fresh (empty lease table) for each run and warmed up (below). Both servers make every lease durable before the ACK:',

@@ -17,7 +17,7 @@ import { parseDocument } from 'yaml'
 import { createLab, isRoot, type Lab } from '../src/lab/netns.js'
 import { until } from '../src/lab/fixture.js'
 import { writeNginxConfig } from './storm/servers.js'
-import { machineLine } from './storm.js'
+import { machineLine } from './_machine.js'
 
 const sh = promisify(execFile)
 const repo = fileURLToPath(new URL('..', import.meta.url))

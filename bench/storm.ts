@@ -2,10 +2,11 @@
 // (bench/storm/pi-client.ts: EEPROM DHCP + TFTP firmware, UEFI PXE + loader, iPXE + HTTP kernel and
 // initrd, sha256 on every transfer) against bootlab and against dnsmasq + nginx, in the same run on
 // the same lab; then the fault storms against both. See docs/bench.md.
-import { mkdtemp, rm, readFile } from 'node:fs/promises'
-import { tmpdir, cpus } from 'node:os'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isRoot } from '../src/lab/netns.js'
+import { machineLine } from './_machine.js'
 import { createStormLab } from './storm/run-storm.js'
 import { makeFiles } from './storm/servers.js'
 import { stormOnce, halfOpenStorm, dhcpFloodStorm, garbageYamlStorm, killStorm, type StormRow, type KillResult, type ServerKind } from './storm/scenarios.js'
@@ -39,11 +40,6 @@ function notesOf(rows: StormRow[], faults: StormRow[]): string[] {
   ]
 }
 
-export async function machineLine(): Promise<string> {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '')
-  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? 'unknown CPU'
-  return `${cpus().length} CPUs (nproc), ${model}, Node ${process.version}`
-}
 
 export async function run(args: string[] = []): Promise<string> {
   if (!isRoot()) return '## Boot storm\n\nSkipped: needs root (network namespaces).\n'

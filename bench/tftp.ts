@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLab, isRoot, type Lab } from '../src/lab/netns.js'
 import { startFixture, tsxArgv } from '../src/lab/fixture.js'
+import { runLine } from './_machine.js'
 
 /** the TFTP fixture server the tests use (src/lab/fixture.ts protocol) */
 const TFTP_FIXTURE = fileURLToPath(new URL('../test/tftp/fixtures/server.ts', import.meta.url))
@@ -47,6 +48,7 @@ function median(xs: number[]): number {
 }
 
 export async function run(): Promise<string> {
+  const started = new Date()
   if (!isRoot()) return '## TFTP\n\nSkipped: needs root (network namespaces).\n'
   const dir = await mkdtemp(join(tmpdir(), 'bootlab-bench-tftp-'))
   const out = await mkdtemp(join(tmpdir(), 'bootlab-bench-tftp-out-'))
@@ -156,6 +158,8 @@ export async function run(): Promise<string> {
     ])
     return [
       '## TFTP',
+      '',
+      `${await runLine(started, 'npm run bench -- tftp')}.`,
       '',
       `Each server in its own network namespace, the client in another, all on one veth bridge; median of ${RUNS} runs, interleaved; a run counts only if the file arrived byte-exact (else 0). Ratios are bootlab ÷ reference. References: ${hpaV} (\`in.tftpd -L -s\`), ${dnsV} (\`--enable-tftp --tftp-max=200\`). bootlab with its default limits (cache of files up to 8 MiB, windowsize up to 64); "bootlab" runs transfers on its ${dataPath} data path, "bootlab JS" is the same server with the JavaScript data path forced (\`dataPath: 'js'\`). Cells: median (min–max over the runs).`,
       '',

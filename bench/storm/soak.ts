@@ -12,7 +12,7 @@ import { isRoot } from '../../src/lab/netns.js'
 import { createStormLab, resetClients, runStorm, summarize } from './run-storm.js'
 import { makeFiles, startBootlab } from './servers.js'
 import { bootlabOptions } from './scenarios.js'
-import { machineLine } from '../storm.js'
+import { machineLine } from '../_machine.js'
 
 const PIS = 30
 /**
